@@ -1,0 +1,349 @@
+"""Gates: compare per-group figures with thresholds and explain the outcome.
+
+Every gate follows the same steps: measure a table, turn each row into a
+`Check` against a threshold, decide each check with the interval rules below,
+and collect the checks into a `GateResult`, which raises `GateFailure` when
+the gate fails.
+
+Decision rules, for a threshold t and a row with value v and interval
+[low, high]:
+
+- `confidence=None`: the point estimate decides (v >= t for a floor).
+- `confidence=c`: the check fails only when the whole interval is on the
+  failing side, passes when it is wholly on the passing side, and is
+  inconclusive otherwise; an inconclusive check passes unless `strict=True`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import warnings
+from collections.abc import Iterable
+from dataclasses import asdict
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+from typing import Literal
+
+from pytest_visionguard.errors import GateFailure
+from pytest_visionguard.errors import VisionGuardError
+from pytest_visionguard.errors import VisionGuardWarning
+
+Direction = Literal["at_least", "at_most"]
+SmallGroups = Literal["fail", "warn", "skip"]
+SMALL_GROUP_POLICIES = ("fail", "warn", "skip")
+
+PASS = "pass"
+FAIL = "fail"
+INCONCLUSIVE = "inconclusive"
+TOO_SMALL = "too_small"
+UNDEFINED = "undefined"
+SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class DecisionSettings:
+    """How checks are decided.
+
+    Attributes:
+        confidence: the interval level that decides, or None for the point
+            estimate.
+        strict: with `confidence`, pass only when the whole interval passes.
+        min_group_size: the fewest samples a figure may be computed on.
+        small_groups: what a group below `min_group_size` does: "fail",
+            "warn" (passes with a warning) or "skip".
+    """
+
+    confidence: float | None = None
+    strict: bool = False
+    min_group_size: int = 1
+    small_groups: SmallGroups = "fail"
+
+
+@dataclass(frozen=True)
+class Check:
+    """One figure of one group against one threshold.
+
+    Attributes:
+        group: the group as `column=value` text.
+        figure: what is compared, such as `accuracy` or `review_rate`.
+        value: the point estimate, NaN when undefined.
+        ci_low: the lower end of the interval.
+        ci_high: the upper end of the interval.
+        n: the number of samples the figure is computed on.
+        threshold: the limit.
+        direction: "at_least" for a floor, "at_most" for a ceiling.
+        status: pass, fail, inconclusive, too_small, undefined or skipped.
+        passed: whether the check lets the gate pass.
+        more_images: for an inconclusive check, an estimate of how many more
+            images would decide it.
+    """
+
+    group: str
+    figure: str
+    value: float
+    ci_low: float
+    ci_high: float
+    n: int
+    threshold: float
+    direction: Direction
+    status: str
+    passed: bool
+    more_images: int | None = None
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """The outcome of one gate.
+
+    Attributes:
+        gate: the gate's marker name, such as `accuracy_floor`.
+        description: what was required, in words.
+        by: the grouping columns.
+        checks: one check per group and figure.
+        confidence: the interval level shown (and deciding, when `decided`).
+        decided_by_interval: whether intervals decided the checks.
+        strict: whether inconclusive checks fail.
+    """
+
+    gate: str
+    description: str
+    by: tuple[str, ...]
+    checks: list[Check]
+    confidence: float
+    decided_by_interval: bool
+    strict: bool
+    details: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        """Whether every check passed."""
+        return all(check.passed for check in self.checks)
+
+    @property
+    def failures(self) -> list[Check]:
+        """The checks that failed the gate."""
+        return [check for check in self.checks if not check.passed]
+
+    def to_json(self) -> str:
+        """Return the result as compact JSON, NaN written as null."""
+        payload = asdict(self)
+        payload["passed"] = self.passed
+        return json.dumps(_nan_to_none(payload), sort_keys=True, separators=(",", ":"))
+
+    def message(self) -> str:
+        """Return the failure message: every failing group with its figures."""
+        failures = self.failures
+        scope = f" (by {', '.join(self.by)})" if self.by else ""
+        groups = len({check.group for check in self.checks})
+        header = (
+            f"{self.gate} failed: {self.description}; "
+            f"{len({c.group for c in failures})} of {groups} groups fail{scope}"
+        )
+        lines = [header]
+        lines.extend("  " + describe_check(check, self.confidence) for check in failures)
+        notes = [c for c in self.checks if c.passed and c.status in (INCONCLUSIVE, TOO_SMALL)]
+        lines.extend("  " + describe_check(check, self.confidence) for check in notes)
+        return "\n".join(lines)
+
+    def raise_on_failure(self) -> None:
+        """Raise GateFailure with the message when the gate failed."""
+        if not self.passed:
+            raise GateFailure(self.message(), result=self)
+
+
+def make_check(
+    *,
+    group: str,
+    figure: str,
+    value: float,
+    ci_low: float,
+    ci_high: float,
+    n: int,
+    threshold: float,
+    direction: Direction,
+    settings: DecisionSettings,
+) -> Check:
+    """Decide one figure against a threshold under `settings`."""
+    status = _status(value, ci_low, ci_high, n, threshold, direction, settings)
+    passed = _passes(status, settings)
+    more = None
+    if status == INCONCLUSIVE:
+        more = _more_images_needed(value, ci_low, ci_high, n, threshold)
+    return Check(
+        group, figure, value, ci_low, ci_high, n, threshold, direction, status, passed, more
+    )
+
+
+def warn_small_groups(result: GateResult, settings: DecisionSettings) -> None:
+    """Warn about groups that passed only because small groups are allowed."""
+    if settings.small_groups != "warn":
+        return
+    small = [check.group for check in result.checks if check.status == TOO_SMALL]
+    if small:
+        warnings.warn(
+            f"{result.gate}: {len(small)} groups have fewer than "
+            f"{settings.min_group_size} samples and were not judged: "
+            f"{', '.join(small[:5])}",
+            VisionGuardWarning,
+            stacklevel=3,
+        )
+
+
+def describe_check(check: Check, confidence: float) -> str:
+    """Return one line that states a check's group, figures and outcome."""
+    sign = ">=" if check.direction == "at_least" else "<="
+    interval = f"{_percent(confidence)} CI [{format_figure(check.ci_low)}, {format_figure(check.ci_high)}]"
+    text = (
+        f"{check.group}: {check.figure} {format_figure(check.value)}, {interval}, "
+        f"n={check.n}, threshold {sign} {format_figure(check.threshold)}"
+    )
+    return text + _status_note(check)
+
+
+def format_figure(value: float) -> str:
+    """Format a figure as a decimal with three places, or "nan"."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "nan"
+    return f"{value:.3f}"
+
+
+def check_thresholds(
+    gate: str, at_least: float | None, at_most: float | None
+) -> list[tuple[Direction, float]]:
+    """Return the (direction, threshold) pairs of a gate, checked."""
+    limits: list[tuple[Direction, float]] = []
+    for direction, value in (("at_least", at_least), ("at_most", at_most)):
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+            raise VisionGuardError(f"{gate}: {direction} must be a finite number, got {value!r}")
+        limits.append((direction, float(value)))  # type: ignore[arg-type]
+    if not limits:
+        raise VisionGuardError(f"{gate} needs a threshold: pass at_least=, at_most= or both")
+    return limits
+
+
+def check_decision_settings(
+    confidence: float | None, strict: bool, min_group_size: int, small_groups: str
+) -> DecisionSettings:
+    """Return validated decision settings."""
+    if confidence is not None and (
+        isinstance(confidence, bool)
+        or not isinstance(confidence, int | float)
+        or not 0.0 < confidence < 1.0
+    ):
+        raise VisionGuardError(
+            f"confidence must be a level in (0, 1) such as 0.95, or None, got {confidence!r}"
+        )
+    if strict and confidence is None:
+        raise VisionGuardError(
+            "strict=True needs confidence=, the interval level that must clear the "
+            "threshold"
+        )
+    if isinstance(min_group_size, bool) or not isinstance(min_group_size, int) or min_group_size < 1:
+        raise VisionGuardError(
+            f"min_group_size must be a positive integer, got {min_group_size!r}"
+        )
+    if small_groups not in SMALL_GROUP_POLICIES:
+        raise VisionGuardError(
+            f"small_groups must be one of {', '.join(SMALL_GROUP_POLICIES)}, got "
+            f"{small_groups!r}"
+        )
+    return DecisionSettings(confidence, strict, min_group_size, small_groups)  # type: ignore[arg-type]
+
+
+def summarise(checks: Iterable[Check]) -> Check | None:
+    """Return the check that best shows a gate's outcome: the worst failure first."""
+    ordered = sorted(checks, key=_severity_key)
+    return ordered[0] if ordered else None
+
+
+def _status(
+    value: float,
+    low: float,
+    high: float,
+    n: int,
+    threshold: float,
+    direction: Direction,
+    settings: DecisionSettings,
+) -> str:
+    if n < settings.min_group_size:
+        return SKIPPED if settings.small_groups == "skip" else TOO_SMALL
+    if math.isnan(value):
+        return UNDEFINED
+    point_passes = value >= threshold if direction == "at_least" else value <= threshold
+    if settings.confidence is None:
+        return PASS if point_passes else FAIL
+    if direction == "at_least":
+        wholly_passes, wholly_fails = low >= threshold, high < threshold
+    else:
+        wholly_passes, wholly_fails = high <= threshold, low > threshold
+    if wholly_passes:
+        return PASS
+    if wholly_fails:
+        return FAIL
+    return INCONCLUSIVE
+
+
+def _passes(status: str, settings: DecisionSettings) -> bool:
+    if status in (PASS, SKIPPED):
+        return True
+    if status == INCONCLUSIVE:
+        return not settings.strict
+    if status == TOO_SMALL:
+        return settings.small_groups != "fail"
+    return False
+
+
+def _more_images_needed(value: float, low: float, high: float, n: int, threshold: float) -> int | None:
+    # Interval widths shrink as 1/sqrt(n), so the sample size at which the
+    # half-width equals the distance to the threshold is n * (width / distance)^2.
+    distance = abs(value - threshold)
+    half_width = max(value - low, high - value)
+    if distance == 0 or not math.isfinite(half_width) or n == 0:
+        return None
+    needed = math.ceil(n * (half_width / distance) ** 2)
+    return max(needed - n, 1)
+
+
+def _status_note(check: Check) -> str:
+    if check.status == INCONCLUSIVE:
+        verdict = "counted as a pass" if check.passed else "counted as a failure (strict)"
+        if check.more_images is None:
+            return f": inconclusive, {verdict}; the estimate equals the threshold"
+        return (
+            f": inconclusive, {verdict}; about {check.more_images} more images "
+            "would decide it (an estimate)"
+        )
+    if check.status == TOO_SMALL:
+        return ": too little data for this group" + ("" if check.passed else ", so it fails")
+    if check.status == UNDEFINED:
+        return ": undefined for this group (0/0), so it fails"
+    if check.status == FAIL:
+        return ": fails"
+    return ""
+
+
+def _severity_key(check: Check) -> tuple[int, float]:
+    order = {FAIL: 0, UNDEFINED: 1, TOO_SMALL: 2, INCONCLUSIVE: 3, PASS: 4, SKIPPED: 5}
+    rank = order.get(check.status, 6)
+    if not check.passed:
+        rank = min(rank, 2)
+    margin = check.value - check.threshold if check.direction == "at_least" else check.threshold - check.value
+    return rank, margin if math.isfinite(margin) else -math.inf
+
+
+def _percent(confidence: float) -> str:
+    return f"{confidence * 100:g}%"
+
+
+def _nan_to_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _nan_to_none(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_nan_to_none(item) for item in value]
+    return value

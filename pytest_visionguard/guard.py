@@ -1,0 +1,487 @@
+"""`VisionGuard`: the measurements and gates offered by the `visionguard` fixture.
+
+It also works without pytest:
+
+    guard = VisionGuard(Evaluation(Classifier(model), data, device=torch.device("cpu")))
+    guard.assert_accuracy(at_least=0.9, by="site")
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import replace
+from typing import Any
+
+import pandas as pd
+
+from pytest_visionguard.errors import VisionGuardError
+from pytest_visionguard.evaluation import Evaluation
+from pytest_visionguard.evaluation import Predictions
+from pytest_visionguard.gates import Check
+from pytest_visionguard.gates import DecisionSettings
+from pytest_visionguard.gates import Direction
+from pytest_visionguard.gates import GateResult
+from pytest_visionguard.gates import check_decision_settings
+from pytest_visionguard.gates import check_thresholds
+from pytest_visionguard.gates import format_figure
+from pytest_visionguard.gates import make_check
+from pytest_visionguard.gates import warn_small_groups
+from pytest_visionguard.groups import normalise_by
+from pytest_visionguard.measurements import IntervalSettings
+from pytest_visionguard.measurements import MeasuredRow
+from pytest_visionguard.measurements import Measurement
+from pytest_visionguard.measurements import measure_calibration
+from pytest_visionguard.measurements import measure_cost
+from pytest_visionguard.measurements import measure_rate
+from pytest_visionguard.measurements import measure_robustness
+
+Groups = Mapping[str, Sequence[Any]] | None
+Recorder = Callable[[GateResult, Measurement], None]
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class GuardSettings:
+    """Run-wide defaults of the gates.
+
+    Attributes:
+        confidence: the default deciding interval level, or None.
+        min_group_size: the default fewest samples per figure.
+        small_groups: the default policy for groups below it.
+        n_resamples: bootstrap resamples per interval.
+        seed: the bootstrap seed.
+    """
+
+    confidence: float | None = None
+    min_group_size: int = 1
+    small_groups: str = "fail"
+    n_resamples: int = 1000
+    seed: int = 0
+
+
+class VisionGuard:
+    """Measurements and gates over one model on one evaluation set.
+
+    Measurements return DataFrames with one row per group and the columns
+    `n`, the value, `ci_low` and `ci_high`. Gates raise `GateFailure` (an
+    `AssertionError`) naming each failing group with its figure, interval, n
+    and the threshold.
+
+    Args:
+        evaluation: the cached inference of the model on the data.
+        settings: run-wide defaults; per-call arguments override them.
+        recorder: called with each gate's result and measurement, so the
+            pytest plugin can report them.
+    """
+
+    def __init__(
+        self,
+        evaluation: Evaluation,
+        *,
+        settings: GuardSettings | None = None,
+        recorder: Recorder | None = None,
+    ) -> None:
+        self.evaluation = evaluation
+        self.settings = settings or GuardSettings()
+        self._recorder = recorder
+
+    # Measurements
+
+    def predictions(self, corruption: str | None = None, severity: int | None = None) -> Predictions:
+        """Return the raw predictions on clean images or under one corruption."""
+        return self.evaluation.predictions(corruption, severity)
+
+    def metric(
+        self,
+        name: str,
+        *,
+        by: str | Sequence[str] | None = None,
+        positive: int | str | None = None,
+        groups: Groups = None,
+    ) -> pd.DataFrame:
+        """Return a rate metric per group with its Wilson interval.
+
+        Args:
+            name: accuracy, recall, precision, f1, false_positive_rate,
+                false_negative_rate or selection_rate.
+            by: metadata column(s) that define the groups.
+            positive: the class (index or name) of a per-class metric.
+            groups: values each column must contain, even when absent.
+        """
+        return self._rate(name, by=by, positive=positive, groups=groups).frame()
+
+    def accuracy(self, *, by: str | Sequence[str] | None = None, groups: Groups = None) -> pd.DataFrame:
+        """Return top-1 accuracy per group with its Wilson interval."""
+        return self.metric("accuracy", by=by, groups=groups)
+
+    def calibration(
+        self,
+        *,
+        n_bins: int = 15,
+        norm: str = "l1",
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+    ) -> pd.DataFrame:
+        """Return top-label ECE per group with a bootstrap interval, and MCE, Brier, NLL."""
+        return self._calibration(n_bins, norm, by, groups).frame()
+
+    def cost(
+        self,
+        cost_matrix: Any,
+        *,
+        by: str | Sequence[str] | None = None,
+        review_below: float | None = None,
+        review_cost: float | None = None,
+        groups: Groups = None,
+    ) -> pd.DataFrame:
+        """Return the expected cost per image per group, with a bootstrap interval.
+
+        Args:
+            cost_matrix: K×K, rows the true class, columns the predicted class;
+                a DataFrame may label them with class names.
+            by: metadata column(s) that define the groups.
+            review_below: predictions with a confidence below this go to human
+                review and cost `review_cost` instead.
+            review_cost: the price of one review.
+            groups: values each column must contain, even when absent.
+        """
+        return self._cost(cost_matrix, by, review_below, review_cost, groups).frame()
+
+    def robustness(
+        self,
+        corruptions: str | Sequence[str],
+        *,
+        severities: int | Sequence[int] = (1, 2, 3, 4, 5),
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+    ) -> pd.DataFrame:
+        """Return accuracy per corruption, severity and group, with the drop from clean."""
+        return self._robustness(corruptions, severities, by, groups).frame()
+
+    # Gates
+
+    def assert_metric(
+        self,
+        name: str,
+        *,
+        at_least: float | None = None,
+        at_most: float | None = None,
+        by: str | Sequence[str] | None = None,
+        positive: int | str | None = None,
+        groups: Groups = None,
+        confidence: float | None = _UNSET,
+        strict: bool = False,
+        min_group_size: int | None = None,
+        small_groups: str | None = None,
+    ) -> GateResult:
+        """Require a rate metric to be at least and/or at most a threshold in every group.
+
+        Raises:
+            GateFailure: when a group fails, naming it with its figures.
+        """
+        __tracebackhide__ = True
+        limits = check_thresholds("metric_limit", at_least, at_most)
+        decision = self._decision(confidence, strict, min_group_size, small_groups)
+        measurement = self._rate(name, by=by, positive=positive, groups=groups, decision=decision)
+        label = name if positive is None else f"{name}[{positive}]"
+        checks = _checks(measurement, label, limits, decision)
+        description = _limits_text(label, limits)
+        return self._finish("metric_limit", description, by, measurement, checks, decision)
+
+    def assert_accuracy(
+        self,
+        *,
+        at_least: float,
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+        confidence: float | None = _UNSET,
+        strict: bool = False,
+        min_group_size: int | None = None,
+        small_groups: str | None = None,
+    ) -> GateResult:
+        """Require top-1 accuracy of at least `at_least` in every group.
+
+        Raises:
+            GateFailure: when a group is below the floor.
+        """
+        __tracebackhide__ = True
+        limits = check_thresholds("accuracy_floor", at_least, None)
+        decision = self._decision(confidence, strict, min_group_size, small_groups)
+        measurement = self._rate("accuracy", by=by, positive=None, groups=groups, decision=decision)
+        checks = _checks(measurement, "accuracy", limits, decision)
+        description = _limits_text("accuracy", limits)
+        return self._finish("accuracy_floor", description, by, measurement, checks, decision)
+
+    def assert_calibration(
+        self,
+        *,
+        max_ece: float,
+        n_bins: int = 15,
+        norm: str = "l1",
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+        confidence: float | None = _UNSET,
+        strict: bool = False,
+        min_group_size: int | None = None,
+        small_groups: str | None = None,
+    ) -> GateResult:
+        """Require the top-label calibration error to be at most `max_ece` in every group.
+
+        `norm` is "l1" (ECE), "l2" or "max" (MCE); bins are `n_bins`
+        equal-width confidence bins.
+
+        Raises:
+            GateFailure: when a group's calibration error is above the limit.
+        """
+        __tracebackhide__ = True
+        limits = check_thresholds("calibration", None, max_ece)
+        decision = self._decision(confidence, strict, min_group_size, small_groups)
+        measurement = self._calibration(n_bins, norm, by, groups, decision=decision)
+        figure = {"l1": "ece", "l2": "ece_l2", "max": "mce"}[norm]
+        checks = _checks(measurement, figure, limits, decision)
+        description = _limits_text(figure, limits) + f" over {n_bins} bins"
+        return self._finish("calibration", description, by, measurement, checks, decision)
+
+    def assert_cost(
+        self,
+        cost_matrix: Any,
+        *,
+        at_most: float,
+        by: str | Sequence[str] | None = None,
+        review_below: float | None = None,
+        review_cost: float | None = None,
+        max_review_rate: float | None = None,
+        groups: Groups = None,
+        confidence: float | None = _UNSET,
+        strict: bool = False,
+        min_group_size: int | None = None,
+        small_groups: str | None = None,
+    ) -> GateResult:
+        """Require the expected cost per image to be at most `at_most` in every group.
+
+        With `max_review_rate`, the share of images sent to review must also
+        stay at or below it.
+
+        Raises:
+            GateFailure: when a group's cost or review rate is above its limit.
+        """
+        __tracebackhide__ = True
+        limits = check_thresholds("cost_budget", None, at_most)
+        if max_review_rate is not None and review_below is None:
+            raise VisionGuardError("max_review_rate needs review_below and review_cost")
+        decision = self._decision(confidence, strict, min_group_size, small_groups)
+        measurement = self._cost(cost_matrix, by, review_below, review_cost, groups, decision=decision)
+        checks = _checks(measurement, "expected_cost", limits, decision)
+        description = _limits_text("expected cost", limits)
+        if max_review_rate is not None:
+            review_limits = check_thresholds("cost_budget", None, max_review_rate)
+            checks += _extra_checks(measurement, "review_rate", review_limits, decision)
+            description += f" with review_rate <= {format_figure(max_review_rate)}"
+        return self._finish("cost_budget", description, by, measurement, checks, decision)
+
+    def assert_robustness(
+        self,
+        corruptions: str | Sequence[str],
+        *,
+        severity: int | Sequence[int] = 3,
+        max_drop: float | None = None,
+        min_accuracy: float | None = None,
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+        confidence: float | None = _UNSET,
+        strict: bool = False,
+        min_group_size: int | None = None,
+        small_groups: str | None = None,
+    ) -> GateResult:
+        """Require accuracy under corruption to hold up in every group.
+
+        Args:
+            corruptions: a corruption name, several, a family or "all".
+            severity: one severity or several, each from 1 to 5.
+            max_drop: the largest allowed fall from clean accuracy.
+            min_accuracy: the floor on accuracy under corruption.
+
+        Raises:
+            GateFailure: when a group drops more than `max_drop` or falls
+                below `min_accuracy` under any corruption.
+        """
+        __tracebackhide__ = True
+        if max_drop is None and min_accuracy is None:
+            raise VisionGuardError("robustness needs max_drop=, min_accuracy= or both")
+        decision = self._decision(confidence, strict, min_group_size, small_groups)
+        measurement = self._robustness(corruptions, severity, by, groups, decision=decision)
+        checks: list[Check] = []
+        parts = []
+        if max_drop is not None:
+            checks += _extra_checks(measurement, "drop", check_thresholds("robustness", None, max_drop), decision)
+            parts.append(f"accuracy drop <= {format_figure(max_drop)}")
+        if min_accuracy is not None:
+            checks += _checks(measurement, "accuracy", check_thresholds("robustness", min_accuracy, None), decision)
+            parts.append(f"accuracy >= {format_figure(min_accuracy)}")
+        names = sorted({str(row.key[0]) for row in measurement.rows})
+        description = " and ".join(parts) + f" under {', '.join(names)}"
+        return self._finish("robustness", description, by, measurement, checks, decision)
+
+    # Steps shared by the gates
+
+    def _decision(
+        self,
+        confidence: float | None,
+        strict: bool,
+        min_group_size: int | None,
+        small_groups: str | None,
+    ) -> DecisionSettings:
+        return check_decision_settings(
+            self.settings.confidence if confidence is _UNSET else confidence,
+            strict,
+            self.settings.min_group_size if min_group_size is None else min_group_size,
+            self.settings.small_groups if small_groups is None else small_groups,
+        )
+
+    def _intervals(self, decision: DecisionSettings | None) -> IntervalSettings:
+        level = decision.confidence if decision and decision.confidence else None
+        level = level or self.settings.confidence or 0.95
+        return IntervalSettings(level, self.settings.n_resamples, self.settings.seed)
+
+    def _rate(
+        self,
+        name: str,
+        *,
+        by: str | Sequence[str] | None,
+        positive: int | str | None,
+        groups: Groups,
+        decision: DecisionSettings | None = None,
+    ) -> Measurement:
+        return measure_rate(
+            self.predictions(), name, by=by, positive=positive,
+            intervals=self._intervals(decision), groups=groups,
+        )
+
+    def _calibration(
+        self,
+        n_bins: int,
+        norm: str,
+        by: str | Sequence[str] | None,
+        groups: Groups,
+        decision: DecisionSettings | None = None,
+    ) -> Measurement:
+        return measure_calibration(
+            self.predictions(), n_bins=n_bins, norm=norm, by=by,
+            intervals=self._intervals(decision), groups=groups,
+        )
+
+    def _cost(
+        self,
+        cost_matrix: Any,
+        by: str | Sequence[str] | None,
+        review_below: float | None,
+        review_cost: float | None,
+        groups: Groups,
+        decision: DecisionSettings | None = None,
+    ) -> Measurement:
+        return measure_cost(
+            self.predictions(), cost_matrix, by=by, review_below=review_below,
+            review_cost=review_cost, intervals=self._intervals(decision), groups=groups,
+        )
+
+    def _robustness(
+        self,
+        corruptions: str | Sequence[str],
+        severities: int | Sequence[int],
+        by: str | Sequence[str] | None,
+        groups: Groups,
+        decision: DecisionSettings | None = None,
+    ) -> Measurement:
+        from pytest_visionguard.corruptions import resolve_corruptions
+
+        names = resolve_corruptions(corruptions)
+        levels = _check_severities(severities)
+        clean = self.predictions()
+        corrupted = [self.predictions(name, level) for name in names for level in levels]
+        return measure_robustness(
+            clean, corrupted, by=by, intervals=self._intervals(decision), groups=groups
+        )
+
+    def _finish(
+        self,
+        gate: str,
+        description: str,
+        by: str | Sequence[str] | None,
+        measurement: Measurement,
+        checks: list[Check],
+        decision: DecisionSettings,
+    ) -> GateResult:
+        __tracebackhide__ = True
+        result = GateResult(
+            gate=gate,
+            description=description,
+            by=normalise_by(by),
+            checks=checks,
+            confidence=measurement.confidence,
+            decided_by_interval=decision.confidence is not None,
+            strict=decision.strict,
+        )
+        if self._recorder is not None:
+            self._recorder(result, measurement)
+        warn_small_groups(result, decision)
+        result.raise_on_failure()
+        return result
+
+
+def _checks(
+    measurement: Measurement,
+    figure: str,
+    limits: list[tuple[Direction, float]],
+    decision: DecisionSettings,
+) -> list[Check]:
+    return [
+        make_check(
+            group=row.label, figure=figure, value=row.value, ci_low=row.ci_low,
+            ci_high=row.ci_high, n=row.n, threshold=threshold, direction=direction,
+            settings=decision,
+        )
+        for row in measurement.rows
+        for direction, threshold in limits
+    ]
+
+
+def _extra_checks(
+    measurement: Measurement,
+    column: str,
+    limits: list[tuple[Direction, float]],
+    decision: DecisionSettings,
+) -> list[Check]:
+    """Checks on an extra column, whose interval is `<prefix>_ci_low`/`_ci_high`."""
+    prefix = {"review_rate": "review", "drop": "drop"}[column]
+    rows = [_with_extra_value(row, column, prefix) for row in measurement.rows]
+    return _checks(replace(measurement, rows=rows), column, limits, decision)
+
+
+def _with_extra_value(row: MeasuredRow, column: str, prefix: str) -> MeasuredRow:
+    return replace(
+        row,
+        value=row.extras.get(column, math.nan),
+        ci_low=row.extras.get(f"{prefix}_ci_low", math.nan),
+        ci_high=row.extras.get(f"{prefix}_ci_high", math.nan),
+    )
+
+
+def _limits_text(figure: str, limits: list[tuple[Direction, float]]) -> str:
+    signs = {"at_least": ">=", "at_most": "<="}
+    return " and ".join(f"{figure} {signs[d]} {format_figure(t)}" for d, t in limits)
+
+
+def _check_severities(severities: int | Sequence[int]) -> tuple[int, ...]:
+    levels = (severities,) if isinstance(severities, int) else tuple(severities)
+    for level in levels:
+        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+            raise VisionGuardError(
+                f"severity must be an integer from 1 to 5, got {level!r}"
+            )
+    if not levels:
+        raise VisionGuardError("severities is empty; pass at least one from 1 to 5")
+    return levels

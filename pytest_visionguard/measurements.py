@@ -1,0 +1,481 @@
+"""Per-group measurements: one row per group, the figure and its interval.
+
+Each function takes `Predictions` and returns a `Measurement`, whose `frame()`
+is the DataFrame that the `visionguard` fixture's measurement methods return.
+Proportions get Wilson score intervals; ECE, expected cost, F1 and accuracy
+drops get seeded bootstrap intervals.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from collections.abc import Sequence
+from dataclasses import dataclass
+from dataclasses import field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from pytest_visionguard import metrics
+from pytest_visionguard.errors import VisionGuardError
+from pytest_visionguard.evaluation import Predictions
+from pytest_visionguard.groups import Group
+from pytest_visionguard.groups import group_index
+from pytest_visionguard.groups import normalise_by
+from pytest_visionguard.groups import split_groups
+
+PER_CLASS_METRICS = (
+    "recall",
+    "precision",
+    "f1",
+    "false_positive_rate",
+    "false_negative_rate",
+    "selection_rate",
+)
+
+
+@dataclass(frozen=True)
+class MeasuredRow:
+    """One group's figure.
+
+    Attributes:
+        key: the index values of the row (corruption and severity first, for
+            robustness tables, then one value per `by` column).
+        label: the group as `column=value` text.
+        n: the number of samples the figure is computed on.
+        value: the point estimate; NaN when undefined for the group.
+        ci_low: the lower end of the interval.
+        ci_high: the upper end of the interval.
+        extras: further columns, such as `mce` or `review_rate`.
+    """
+
+    key: tuple[Any, ...]
+    label: str
+    n: int
+    value: float
+    ci_low: float
+    ci_high: float
+    extras: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A table of per-group figures for one metric.
+
+    Attributes:
+        metric: the name of the value column, such as `accuracy` or `ece`.
+        index_names: the names of the index levels.
+        rows: one row per group.
+        confidence: the level of the intervals.
+        interval: "wilson" or "bootstrap".
+    """
+
+    metric: str
+    index_names: tuple[str, ...]
+    rows: list[MeasuredRow]
+    confidence: float
+    interval: str
+
+    def frame(self) -> pd.DataFrame:
+        """Return the table as a DataFrame indexed by group."""
+        records = []
+        for row in self.rows:
+            record: dict[str, Any] = {
+                "n": row.n,
+                self.metric: row.value,
+                "ci_low": row.ci_low,
+                "ci_high": row.ci_high,
+            }
+            record.update(row.extras)
+            records.append(record)
+        frame = pd.DataFrame.from_records(records)
+        if len(self.index_names) == 1:
+            frame.index = pd.Index([row.key[0] for row in self.rows], name=self.index_names[0])
+        else:
+            frame.index = pd.MultiIndex.from_tuples(
+                [row.key for row in self.rows], names=list(self.index_names)
+            )
+        frame["n"] = frame["n"].astype("int64")
+        frame.attrs["confidence"] = self.confidence
+        frame.attrs["interval"] = self.interval
+        return frame
+
+
+@dataclass(frozen=True)
+class IntervalSettings:
+    """How intervals are computed.
+
+    Attributes:
+        confidence: the interval level, in (0, 1).
+        n_resamples: bootstrap resamples.
+        seed: the bootstrap seed.
+    """
+
+    confidence: float = 0.95
+    n_resamples: int = 1000
+    seed: int = 0
+
+
+def measure_rate(
+    predictions: Predictions,
+    name: str,
+    *,
+    by: str | Sequence[str] | None,
+    positive: int | str | None,
+    intervals: IntervalSettings,
+    groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Measurement:
+    """Measure a rate metric (accuracy, recall, ...) per group."""
+    name = check_metric_name(name)
+    positive_index = resolve_positive(name, positive, predictions)
+    columns = normalise_by(by)
+    rows = []
+    for group in split_groups(predictions.metadata, columns, groups=groups):
+        labels = predictions.labels[group.indices]
+        predicted = predictions.predicted[group.indices]
+        rows.append(_rate_row(name, labels, predicted, positive_index, group, intervals))
+    return Measurement(name, _index_names(columns), rows, intervals.confidence, _interval_kind(name))
+
+
+def measure_calibration(
+    predictions: Predictions,
+    *,
+    n_bins: int,
+    norm: str,
+    by: str | Sequence[str] | None,
+    intervals: IntervalSettings,
+    groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Measurement:
+    """Measure ECE (with its bootstrap interval), MCE, Brier score and NLL per group."""
+    _check_n_bins(n_bins)
+    if norm not in ("l1", "l2", "max"):
+        raise VisionGuardError(f"norm must be 'l1', 'l2' or 'max', got {norm!r}")
+    columns = normalise_by(by)
+    rows = []
+    for group in split_groups(predictions.metadata, columns, groups=groups):
+        rows.append(_calibration_row(predictions, group, n_bins, norm, intervals))
+    return Measurement("ece", _index_names(columns), rows, intervals.confidence, "bootstrap")
+
+
+def measure_cost(
+    predictions: Predictions,
+    cost_matrix: Any,
+    *,
+    by: str | Sequence[str] | None,
+    review_below: float | None,
+    review_cost: float | None,
+    intervals: IntervalSettings,
+    groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Measurement:
+    """Measure the expected cost per image per group, with the review rate."""
+    matrix = resolve_cost_matrix(cost_matrix, predictions.class_names)
+    _check_review(review_below, review_cost)
+    costs = metrics.per_sample_cost(
+        predictions.labels,
+        predictions.predicted,
+        matrix,
+        confidence=predictions.confidence,
+        review_below=review_below,
+        review_cost=review_cost,
+    )
+    columns = normalise_by(by)
+    rows = []
+    for group in split_groups(predictions.metadata, columns, groups=groups):
+        rows.append(_cost_row(costs, predictions, group, review_below, intervals))
+    return Measurement(
+        "expected_cost", _index_names(columns), rows, intervals.confidence, "bootstrap"
+    )
+
+
+def measure_robustness(
+    clean: Predictions,
+    corrupted: Sequence[Predictions],
+    *,
+    by: str | Sequence[str] | None,
+    intervals: IntervalSettings,
+    groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Measurement:
+    """Measure accuracy under each corruption and its drop from clean, per group.
+
+    The value column is the corrupted accuracy with its Wilson interval;
+    `clean_accuracy`, `drop` and the drop's paired bootstrap interval
+    (`drop_ci_low`, `drop_ci_high`) sit beside it.
+    """
+    columns = normalise_by(by)
+    split = split_groups(clean.metadata, columns, groups=groups)
+    rows = []
+    for predictions in corrupted:
+        for group in split:
+            rows.append(_robustness_row(clean, predictions, group, intervals))
+    index_names = ("corruption", "severity", *_index_names(columns))
+    if not columns:
+        index_names = ("corruption", "severity", "group")
+    return Measurement("accuracy", index_names, rows, intervals.confidence, "wilson")
+
+
+def check_metric_name(name: str) -> str:
+    """Return `name` when it is a known rate metric, else raise."""
+    if name not in metrics.RATE_METRICS:
+        import difflib
+
+        close = difflib.get_close_matches(str(name), metrics.RATE_METRICS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise VisionGuardError(
+            f"unknown metric {name!r}{hint} The metrics are: "
+            f"{', '.join(metrics.RATE_METRICS)}"
+        )
+    return name
+
+
+def resolve_positive(name: str, positive: int | str | None, predictions: Predictions) -> int | None:
+    """Return the positive class index for a per-class metric.
+
+    Raises:
+        VisionGuardError: for an unknown class name, an index outside
+            [0, K), or a missing `positive` with more than two classes.
+    """
+    names = predictions.class_names
+    if name not in PER_CLASS_METRICS:
+        if positive is not None:
+            raise VisionGuardError(f"{name} is not a per-class metric; drop positive=")
+        return None
+    if positive is None:
+        if predictions.num_classes == 2:
+            return 1
+        raise VisionGuardError(
+            f"{name} is per class; pass positive= with a class index or one of "
+            f"{names[:10]}{'...' if len(names) > 10 else ''}"
+        )
+    if isinstance(positive, str):
+        if positive not in names:
+            raise VisionGuardError(
+                f"positive={positive!r} is not a class name; the classes are "
+                f"{names[:20]}{'...' if len(names) > 20 else ''}"
+            )
+        return names.index(positive)
+    if isinstance(positive, bool) or not isinstance(positive, int | np.integer):
+        raise VisionGuardError(f"positive must be a class index or name, got {positive!r}")
+    if not 0 <= int(positive) < predictions.num_classes:
+        raise VisionGuardError(
+            f"positive={positive} is outside [0, {predictions.num_classes}); the "
+            f"model has {predictions.num_classes} classes"
+        )
+    return int(positive)
+
+
+def resolve_cost_matrix(cost_matrix: Any, class_names: list[str]) -> np.ndarray:
+    """Return a K×K float64 cost matrix, rows true class and columns predicted.
+
+    A DataFrame whose index and columns are class names is reordered to the
+    class order; any other input is taken in class-index order.
+    """
+    num_classes = len(class_names)
+    if isinstance(cost_matrix, pd.DataFrame):
+        cost_matrix = _reorder_cost_frame(cost_matrix, class_names)
+    return metrics.check_cost_matrix(cost_matrix, num_classes)
+
+
+def _reorder_cost_frame(frame: pd.DataFrame, class_names: list[str]) -> Any:
+    labels = [str(value) for value in frame.index] + [str(value) for value in frame.columns]
+    if not any(label in class_names for label in labels):
+        return frame.to_numpy()
+    for axis, values in (("row", frame.index), ("column", frame.columns)):
+        unknown = [str(value) for value in values if str(value) not in class_names]
+        if unknown:
+            raise VisionGuardError(
+                f"cost matrix {axis} labels {unknown} are not class names; the "
+                f"classes are {class_names}"
+            )
+    renamed = frame.rename(index=str, columns=str)
+    missing = [name for name in class_names if name not in renamed.index or name not in renamed.columns]
+    if missing:
+        raise VisionGuardError(
+            f"cost matrix has no row or column for classes {missing}; give one per "
+            "class, rows the true class and columns the predicted class"
+        )
+    return renamed.loc[class_names, class_names].to_numpy()
+
+
+def _rate_row(
+    name: str,
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    positive: int | None,
+    group: Group,
+    intervals: IntervalSettings,
+) -> MeasuredRow:
+    if name == "f1":
+        value = metrics.rate_value(name, labels, predicted, positive=positive)
+        assert positive is not None
+        support = int(np.count_nonzero((labels == positive) | (predicted == positive)))
+        low, high = _f1_interval(labels, predicted, positive, intervals)
+        return MeasuredRow(group.index_key, group.label, support, value, low, high)
+    successes, n = metrics.rate_counts(name, labels, predicted, positive=positive)
+    value = successes / n if n else math.nan
+    low, high = _wilson(successes, n, intervals.confidence)
+    return MeasuredRow(group.index_key, group.label, n, value, low, high)
+
+
+def _wilson(successes: int, n: int, confidence: float) -> tuple[float, float]:
+    if n == 0:
+        return math.nan, math.nan
+    low, high = metrics.wilson_interval(successes, n, confidence=confidence)
+    return float(low), float(high)
+
+
+def _f1_interval(
+    labels: np.ndarray, predicted: np.ndarray, positive: int, intervals: IntervalSettings
+) -> tuple[float, float]:
+    if labels.size == 0:
+        return math.nan, math.nan
+
+    def statistic(sample_labels: np.ndarray, sample_predicted: np.ndarray) -> float:
+        return metrics.rate_value("f1", sample_labels, sample_predicted, positive=positive)
+
+    return metrics.bootstrap_interval(
+        statistic,
+        (labels, predicted),
+        n_resamples=intervals.n_resamples,
+        confidence=intervals.confidence,
+        seed=intervals.seed,
+    )
+
+
+def _calibration_row(
+    predictions: Predictions,
+    group: Group,
+    n_bins: int,
+    norm: str,
+    intervals: IntervalSettings,
+) -> MeasuredRow:
+    n = int(group.indices.size)
+    if n == 0:
+        extras = {"mce": math.nan, "brier": math.nan, "nll": math.nan}
+        return MeasuredRow(group.index_key, group.label, 0, math.nan, math.nan, math.nan, extras)
+    probabilities = predictions.probabilities[group.indices]
+    labels = predictions.labels[group.indices]
+    value = metrics.expected_calibration_error(probabilities, labels, n_bins=n_bins, norm=norm)
+    low, high = metrics.bootstrap_ece_interval(
+        probabilities,
+        labels,
+        n_bins=n_bins,
+        norm=norm,
+        n_resamples=intervals.n_resamples,
+        confidence=intervals.confidence,
+        seed=intervals.seed,
+    )
+    extras = {
+        "mce": metrics.maximum_calibration_error(probabilities, labels, n_bins=n_bins),
+        "brier": metrics.brier_score(probabilities, labels),
+        "nll": metrics.negative_log_likelihood(probabilities, labels),
+    }
+    return MeasuredRow(group.index_key, group.label, n, value, low, high, extras)
+
+
+def _cost_row(
+    costs: np.ndarray,
+    predictions: Predictions,
+    group: Group,
+    review_below: float | None,
+    intervals: IntervalSettings,
+) -> MeasuredRow:
+    n = int(group.indices.size)
+    extras: dict[str, float] = {}
+    if review_below is not None:
+        reviewed = int(np.count_nonzero(predictions.confidence[group.indices] < review_below))
+        low, high = _wilson(reviewed, n, intervals.confidence)
+        extras = {
+            "review_rate": reviewed / n if n else math.nan,
+            "review_ci_low": low,
+            "review_ci_high": high,
+        }
+    if n == 0:
+        return MeasuredRow(group.index_key, group.label, 0, math.nan, math.nan, math.nan, extras)
+    group_costs = costs[group.indices]
+    low, high = metrics.bootstrap_mean_interval(
+        group_costs,
+        n_resamples=intervals.n_resamples,
+        confidence=intervals.confidence,
+        seed=intervals.seed,
+    )
+    return MeasuredRow(group.index_key, group.label, n, float(group_costs.mean()), low, high, extras)
+
+
+def _robustness_row(
+    clean: Predictions,
+    corrupted: Predictions,
+    group: Group,
+    intervals: IntervalSettings,
+) -> MeasuredRow:
+    key = (corrupted.corruption, corrupted.severity, *group.index_key)
+    label = f"{corrupted.corruption}@{corrupted.severity}"
+    if group.key:
+        label = f"{label}, {group.label}"
+    n = int(group.indices.size)
+    clean_correct = clean.correct[group.indices]
+    corrupted_correct = corrupted.correct[group.indices]
+    successes = int(np.count_nonzero(corrupted_correct))
+    value = successes / n if n else math.nan
+    low, high = _wilson(successes, n, intervals.confidence)
+    clean_accuracy = float(clean_correct.mean()) if n else math.nan
+    drop_low, drop_high = math.nan, math.nan
+    if n:
+        drop_low, drop_high = metrics.bootstrap_mean_interval(
+            clean_correct.astype(np.float64) - corrupted_correct.astype(np.float64),
+            n_resamples=intervals.n_resamples,
+            confidence=intervals.confidence,
+            seed=intervals.seed,
+        )
+    extras = {
+        "clean_accuracy": clean_accuracy,
+        "drop": clean_accuracy - value,
+        "drop_ci_low": drop_low,
+        "drop_ci_high": drop_high,
+    }
+    return MeasuredRow(key, label, n, value, low, high, extras)
+
+
+def _check_n_bins(n_bins: int) -> None:
+    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+        raise VisionGuardError(f"n_bins must be a positive integer, got {n_bins!r}")
+
+
+def _check_review(review_below: float | None, review_cost: float | None) -> None:
+    if review_below is None:
+        if review_cost is not None:
+            raise VisionGuardError("review_cost was given without review_below")
+        return
+    if not isinstance(review_below, int | float) or not 0.0 <= review_below <= 1.0:
+        raise VisionGuardError(
+            f"review_below must be a confidence in [0, 1], got {review_below!r}"
+        )
+    if review_cost is None:
+        raise VisionGuardError(
+            "review_below needs review_cost, the price of a human review per image"
+        )
+    if not isinstance(review_cost, int | float) or not math.isfinite(review_cost) or review_cost < 0:
+        raise VisionGuardError(
+            f"review_cost must be a finite non-negative number, got {review_cost!r}"
+        )
+
+
+def _index_names(columns: tuple[str, ...]) -> tuple[str, ...]:
+    return columns or ("group",)
+
+
+def _interval_kind(name: str) -> str:
+    return "bootstrap" if name == "f1" else "wilson"
+
+
+__all__ = [
+    "IntervalSettings",
+    "MeasuredRow",
+    "Measurement",
+    "group_index",
+    "measure_calibration",
+    "measure_cost",
+    "measure_rate",
+    "measure_robustness",
+]
