@@ -396,8 +396,7 @@ def _item_label(label: Any, index: int) -> int:
         label = label.item()
     if isinstance(label, bool) or not isinstance(label, int):
         raise VisionGuardError(
-            f"dataset item {index} has label {label!r}; expected an integer class "
-            "index"
+            f"dataset item {index} has label {label!r}; expected an integer class index"
         )
     if label < 0:
         raise VisionGuardError(

@@ -148,10 +148,16 @@ class Evaluation:
         return self._cache[key]
 
     def _run(self, corruption: str | None, severity: int | None) -> Predictions:
-        label = "clean images" if corruption is None else f"{corruption} at severity {severity}"
+        label = (
+            "clean images"
+            if corruption is None
+            else f"{corruption} at severity {severity}"
+        )
         logger.info("running %r on %s of %r", self.classifier, label, self.data)
         classifier = self.classifier.to(self.device)
-        module = classifier.model if isinstance(classifier.model, torch.nn.Module) else None
+        module = (
+            classifier.model if isinstance(classifier.model, torch.nn.Module) else None
+        )
         was_training = module.training if module is not None else False
         if module is not None:
             module.eval()
@@ -180,10 +186,14 @@ class Evaluation:
                 images = batch.images.to(self.device)
                 if corruption is not None:
                     assert severity is not None
-                    images = _corrupt(images, corruption, severity, self.seed, batch.indices)
+                    images = _corrupt(
+                        images, corruption, severity, self.seed, batch.indices
+                    )
                 images = _to_float(images, dtype)
                 first = int(batch.indices[0])
-                probabilities = classifier.predict_probabilities(images, first_index=first)
+                probabilities = classifier.predict_probabilities(
+                    images, first_index=first
+                )
                 self.images_seen += len(batch.indices)
                 chunks.append(probabilities.cpu().numpy())
                 labels.append(batch.labels)
@@ -195,7 +205,9 @@ class Evaluation:
         return stacked, all_labels
 
 
-def _input_key(corruption: str | None, severity: int | None) -> tuple[str | None, int | None]:
+def _input_key(
+    corruption: str | None, severity: int | None
+) -> tuple[str | None, int | None]:
     if corruption is None:
         if severity is not None:
             raise VisionGuardError("a severity was given without a corruption name")
@@ -203,7 +215,11 @@ def _input_key(corruption: str | None, severity: int | None) -> tuple[str | None
     from pytest_visionguard.corruptions import get_spec
 
     spec = get_spec(corruption)
-    if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
+    if (
+        isinstance(severity, bool)
+        or not isinstance(severity, int)
+        or not 1 <= severity <= 5
+    ):
         raise VisionGuardError(
             f"severity must be an integer from 1 to 5, got {severity!r}"
         )

@@ -22,7 +22,8 @@ import warnings
 from collections.abc import Iterable
 from dataclasses import asdict
 from dataclasses import dataclass
-from dataclasses import field
+from dataclasses import replace
+from statistics import NormalDist
 from typing import Any
 from typing import Literal
 
@@ -53,12 +54,15 @@ class DecisionSettings:
         min_group_size: the fewest samples a figure may be computed on.
         small_groups: what a group below `min_group_size` does: "fail",
             "warn" (passes with a warning) or "skip".
+        correction: "holm" to control the family-wise error over the groups
+            of a gate, or None.
     """
 
     confidence: float | None = None
     strict: bool = False
     min_group_size: int = 1
     small_groups: SmallGroups = "fail"
+    correction: str | None = None
 
 
 @dataclass(frozen=True)
@@ -105,6 +109,7 @@ class GateResult:
         confidence: the interval level shown (and deciding, when `decided`).
         decided_by_interval: whether intervals decided the checks.
         strict: whether inconclusive checks fail.
+        hint: a suggested fix, added to the failure message.
     """
 
     gate: str
@@ -114,7 +119,7 @@ class GateResult:
     confidence: float
     decided_by_interval: bool
     strict: bool
-    details: dict[str, Any] = field(default_factory=dict)
+    hint: str | None = None
 
     @property
     def passed(self) -> bool:
@@ -142,9 +147,15 @@ class GateResult:
             f"{len({c.group for c in failures})} of {groups} groups fail{scope}"
         )
         lines = [header]
-        lines.extend("  " + describe_check(check, self.confidence) for check in failures)
-        notes = [c for c in self.checks if c.passed and c.status in (INCONCLUSIVE, TOO_SMALL)]
+        lines.extend(
+            "  " + describe_check(check, self.confidence) for check in failures
+        )
+        notes = [
+            c for c in self.checks if c.passed and c.status in (INCONCLUSIVE, TOO_SMALL)
+        ]
         lines.extend("  " + describe_check(check, self.confidence) for check in notes)
+        if self.hint:
+            lines.append(self.hint)
         return "\n".join(lines)
 
     def raise_on_failure(self) -> None:
@@ -172,7 +183,17 @@ def make_check(
     if status == INCONCLUSIVE:
         more = _more_images_needed(value, ci_low, ci_high, n, threshold)
     return Check(
-        group, figure, value, ci_low, ci_high, n, threshold, direction, status, passed, more
+        group,
+        figure,
+        value,
+        ci_low,
+        ci_high,
+        n,
+        threshold,
+        direction,
+        status,
+        passed,
+        more,
     )
 
 
@@ -217,16 +238,28 @@ def check_thresholds(
     for direction, value in (("at_least", at_least), ("at_most", at_most)):
         if value is None:
             continue
-        if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-            raise VisionGuardError(f"{gate}: {direction} must be a finite number, got {value!r}")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, int | float)
+            or not math.isfinite(value)
+        ):
+            raise VisionGuardError(
+                f"{gate}: {direction} must be a finite number, got {value!r}"
+            )
         limits.append((direction, float(value)))  # type: ignore[arg-type]
     if not limits:
-        raise VisionGuardError(f"{gate} needs a threshold: pass at_least=, at_most= or both")
+        raise VisionGuardError(
+            f"{gate} needs a threshold: pass at_least=, at_most= or both"
+        )
     return limits
 
 
 def check_decision_settings(
-    confidence: float | None, strict: bool, min_group_size: int, small_groups: str
+    confidence: float | None,
+    strict: bool,
+    min_group_size: int,
+    small_groups: str,
+    correction: str | None = None,
 ) -> DecisionSettings:
     """Return validated decision settings."""
     if confidence is not None and (
@@ -242,7 +275,11 @@ def check_decision_settings(
             "strict=True needs confidence=, the interval level that must clear the "
             "threshold"
         )
-    if isinstance(min_group_size, bool) or not isinstance(min_group_size, int) or min_group_size < 1:
+    if (
+        isinstance(min_group_size, bool)
+        or not isinstance(min_group_size, int)
+        or min_group_size < 1
+    ):
         raise VisionGuardError(
             f"min_group_size must be a positive integer, got {min_group_size!r}"
         )
@@ -251,7 +288,47 @@ def check_decision_settings(
             f"small_groups must be one of {', '.join(SMALL_GROUP_POLICIES)}, got "
             f"{small_groups!r}"
         )
-    return DecisionSettings(confidence, strict, min_group_size, small_groups)  # type: ignore[arg-type]
+    if correction not in (None, "holm"):
+        raise VisionGuardError(f"correction must be 'holm' or None, got {correction!r}")
+    if correction is not None and confidence is None:
+        raise VisionGuardError(
+            "correction='holm' needs confidence=, the family-wise level to control"
+        )
+    return DecisionSettings(
+        confidence,
+        strict,
+        min_group_size,
+        small_groups,  # type: ignore[arg-type]
+        correction,
+    )
+
+
+def apply_holm(checks: list[Check], settings: DecisionSettings) -> list[Check]:
+    """Re-decide a gate's checks with Holm's step-down over its groups.
+
+    Without correction each check is decided on its own interval, so with m
+    groups the chance that some group is misjudged grows with m. Holm's
+    procedure keeps that family-wise chance at the single-check level
+    alpha = (1 - confidence) / 2 per side. A lenient gate fails the groups
+    whose evidence of failing survives the procedure; a strict gate passes the
+    groups whose evidence of passing survives it.
+
+    The p-value of each check is read off its interval with a normal
+    approximation: the distance from the estimate to the threshold over the
+    interval's half-width on that side, scaled to a z-score. With one group
+    the procedure decides exactly as the interval does.
+    """
+    if settings.correction != "holm" or settings.confidence is None:
+        return checks
+    judged = [i for i, c in enumerate(checks) if c.status in (PASS, FAIL, INCONCLUSIVE)]
+    alpha = (1.0 - settings.confidence) / 2.0
+    z_level = NormalDist().inv_cdf(1.0 - alpha)
+    evidence = {i: _one_sided_p(checks[i], z_level, settings.strict) for i in judged}
+    rejected = _holm_rejections(evidence, alpha)
+    decided = list(checks)
+    for i in judged:
+        decided[i] = _holm_decision(checks[i], i in rejected, settings)
+    return decided
 
 
 def summarise(checks: Iterable[Check]) -> Check | None:
@@ -297,7 +374,9 @@ def _passes(status: str, settings: DecisionSettings) -> bool:
     return False
 
 
-def _more_images_needed(value: float, low: float, high: float, n: int, threshold: float) -> int | None:
+def _more_images_needed(
+    value: float, low: float, high: float, n: int, threshold: float
+) -> int | None:
     # Interval widths shrink as 1/sqrt(n), so the sample size at which the
     # half-width equals the distance to the threshold is n * (width / distance)^2.
     distance = abs(value - threshold)
@@ -310,7 +389,9 @@ def _more_images_needed(value: float, low: float, high: float, n: int, threshold
 
 def _status_note(check: Check) -> str:
     if check.status == INCONCLUSIVE:
-        verdict = "counted as a pass" if check.passed else "counted as a failure (strict)"
+        verdict = (
+            "counted as a pass" if check.passed else "counted as a failure (strict)"
+        )
         if check.more_images is None:
             return f": inconclusive, {verdict}; the estimate equals the threshold"
         return (
@@ -318,7 +399,9 @@ def _status_note(check: Check) -> str:
             "would decide it (an estimate)"
         )
     if check.status == TOO_SMALL:
-        return ": too little data for this group" + ("" if check.passed else ", so it fails")
+        return ": too little data for this group" + (
+            "" if check.passed else ", so it fails"
+        )
     if check.status == UNDEFINED:
         return ": undefined for this group (0/0), so it fails"
     if check.status == FAIL:
@@ -331,7 +414,11 @@ def _severity_key(check: Check) -> tuple[int, float]:
     rank = order.get(check.status, 6)
     if not check.passed:
         rank = min(rank, 2)
-    margin = check.value - check.threshold if check.direction == "at_least" else check.threshold - check.value
+    margin = (
+        check.value - check.threshold
+        if check.direction == "at_least"
+        else check.threshold - check.value
+    )
     return rank, margin if math.isfinite(margin) else -math.inf
 
 
@@ -347,3 +434,44 @@ def _nan_to_none(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_nan_to_none(item) for item in value]
     return value
+
+
+def _one_sided_p(check: Check, z_level: float, strict: bool) -> float:
+    """P-value of the evidence that a check fails (lenient) or passes (strict)."""
+    above = check.value > check.threshold
+    half_width = check.value - check.ci_low if above else check.ci_high - check.value
+    distance = check.value - check.threshold
+    if half_width <= 0 or not math.isfinite(half_width):
+        z = math.copysign(math.inf, distance) if distance else 0.0
+    else:
+        z = distance / (half_width / z_level)
+    passing_side_z = z if check.direction == "at_least" else -z
+    # Lenient gates test for failure (H0: the group meets the threshold);
+    # strict gates test for passing (H0: the group misses it).
+    target = passing_side_z if strict else -passing_side_z
+    return 1.0 - NormalDist().cdf(target)
+
+
+def _holm_rejections(p_values: dict[int, float], alpha: float) -> set[int]:
+    ordered = sorted(p_values, key=lambda index: p_values[index])
+    rejected: set[int] = set()
+    for rank, index in enumerate(ordered):
+        if p_values[index] > alpha / (len(ordered) - rank):
+            break
+        rejected.add(index)
+    return rejected
+
+
+def _holm_decision(check: Check, rejected: bool, settings: DecisionSettings) -> Check:
+    if settings.strict:
+        status = PASS if rejected else (FAIL if check.status == FAIL else INCONCLUSIVE)
+    else:
+        status = FAIL if rejected else (PASS if check.status == PASS else INCONCLUSIVE)
+    more = check.more_images if status == INCONCLUSIVE else None
+    if status == INCONCLUSIVE and more is None:
+        more = _more_images_needed(
+            check.value, check.ci_low, check.ci_high, check.n, check.threshold
+        )
+    return replace(
+        check, status=status, passed=_passes(status, settings), more_images=more
+    )

@@ -108,7 +108,9 @@ def _check_columns(
 def _encode(values: pd.Series, declared: list[Any]) -> tuple[np.ndarray, list[Any]]:
     missing = values.isna().to_numpy()
     if isinstance(values.dtype, pd.CategoricalDtype):
-        observed = [level for level in values.cat.categories if level in set(values.dropna())]
+        observed = [
+            level for level in values.cat.categories if level in set(values.dropna())
+        ]
     else:
         observed = _sorted_values(values[~missing].unique().tolist())
     levels = observed + [value for value in declared if value not in observed]
@@ -133,13 +135,20 @@ def _combine(
     columns: tuple[str, ...], codes: list[np.ndarray], levels: list[list[Any]]
 ) -> list[Group]:
     sizes = [len(column_levels) for column_levels in levels]
-    flat = np.ravel_multi_index(tuple(codes), sizes) if codes[0].size else np.zeros(0, np.int64)
+    flat = (
+        np.ravel_multi_index(tuple(codes), sizes)
+        if codes[0].size
+        else np.zeros(0, np.int64)
+    )
     order = np.argsort(flat, kind="stable")
     bounds = np.searchsorted(flat[order], np.arange(int(np.prod(sizes)) + 1))
     result = []
     for number, combination in enumerate(itertools.product(*levels)):
         indices = np.sort(order[bounds[number] : bounds[number + 1]])
-        label = ", ".join(f"{column}={value}" for column, value in zip(columns, combination, strict=True))
+        label = ", ".join(
+            f"{column}={value}"
+            for column, value in zip(columns, combination, strict=True)
+        )
         result.append(Group(tuple(combination), label, indices))
     return result
 

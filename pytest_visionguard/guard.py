@@ -25,6 +25,7 @@ from pytest_visionguard.gates import Check
 from pytest_visionguard.gates import DecisionSettings
 from pytest_visionguard.gates import Direction
 from pytest_visionguard.gates import GateResult
+from pytest_visionguard.gates import apply_holm
 from pytest_visionguard.gates import check_decision_settings
 from pytest_visionguard.gates import check_thresholds
 from pytest_visionguard.gates import format_figure
@@ -36,6 +37,7 @@ from pytest_visionguard.measurements import MeasuredRow
 from pytest_visionguard.measurements import Measurement
 from pytest_visionguard.measurements import measure_calibration
 from pytest_visionguard.measurements import measure_cost
+from pytest_visionguard.measurements import measure_coverage
 from pytest_visionguard.measurements import measure_rate
 from pytest_visionguard.measurements import measure_robustness
 
@@ -91,7 +93,9 @@ class VisionGuard:
 
     # Measurements
 
-    def predictions(self, corruption: str | None = None, severity: int | None = None) -> Predictions:
+    def predictions(
+        self, corruption: str | None = None, severity: int | None = None
+    ) -> Predictions:
         """Return the raw predictions on clean images or under one corruption."""
         return self.evaluation.predictions(corruption, severity)
 
@@ -114,7 +118,9 @@ class VisionGuard:
         """
         return self._rate(name, by=by, positive=positive, groups=groups).frame()
 
-    def accuracy(self, *, by: str | Sequence[str] | None = None, groups: Groups = None) -> pd.DataFrame:
+    def accuracy(
+        self, *, by: str | Sequence[str] | None = None, groups: Groups = None
+    ) -> pd.DataFrame:
         """Return top-1 accuracy per group with its Wilson interval."""
         return self.metric("accuracy", by=by, groups=groups)
 
@@ -162,6 +168,58 @@ class VisionGuard:
         """Return accuracy per corruption, severity and group, with the drop from clean."""
         return self._robustness(corruptions, severities, by, groups).frame()
 
+    def coverage(
+        self,
+        *,
+        review_rates: Sequence[float] = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2),
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+    ) -> pd.DataFrame:
+        """Return the accuracy of automatic decisions against the share sent to review.
+
+        For each target review rate, the least confident images go to review
+        and the rest are decided automatically; the table gives the accuracy
+        of those, the confidence threshold and each group's actual review
+        rate, so a team can pick the threshold that keeps review affordable.
+        """
+        measurement = measure_coverage(
+            self.predictions(),
+            review_rates=review_rates,
+            by=by,
+            intervals=self._intervals(None),
+            groups=groups,
+        )
+        return measurement.frame()
+
+    def reliability(
+        self,
+        *,
+        n_bins: int = 15,
+        adaptive: bool = False,
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+    ) -> pd.DataFrame:
+        """Return the reliability table per group: confidence and accuracy per bin.
+
+        Empty bins are kept and marked `empty`; with `adaptive=True` the
+        bins hold equal numbers of images.
+        """
+        from pytest_visionguard.groups import split_groups
+        from pytest_visionguard.metrics import reliability_table
+
+        predictions = self.predictions()
+        tables = {}
+        for group in split_groups(predictions.metadata, by, groups=groups):
+            if group.indices.size == 0:
+                continue
+            tables[group.label] = reliability_table(
+                predictions.probabilities[group.indices],
+                predictions.labels[group.indices],
+                n_bins=n_bins,
+                adaptive=adaptive,
+            )
+        return pd.concat(tables, names=["group", "row"])
+
     # Gates
 
     def assert_metric(
@@ -177,6 +235,7 @@ class VisionGuard:
         strict: bool = False,
         min_group_size: int | None = None,
         small_groups: str | None = None,
+        correction: str | None = None,
     ) -> GateResult:
         """Require a rate metric to be at least and/or at most a threshold in every group.
 
@@ -185,12 +244,67 @@ class VisionGuard:
         """
         __tracebackhide__ = True
         limits = check_thresholds("metric_limit", at_least, at_most)
-        decision = self._decision(confidence, strict, min_group_size, small_groups)
-        measurement = self._rate(name, by=by, positive=positive, groups=groups, decision=decision)
+        decision = self._decision(
+            confidence, strict, min_group_size, small_groups, correction
+        )
+        measurement = self._rate(
+            name, by=by, positive=positive, groups=groups, decision=decision
+        )
         label = name if positive is None else f"{name}[{positive}]"
         checks = _checks(measurement, label, limits, decision)
         description = _limits_text(label, limits)
-        return self._finish("metric_limit", description, by, measurement, checks, decision)
+        return self._finish(
+            "metric_limit", description, by, measurement, checks, decision
+        )
+
+    def assert_gap(
+        self,
+        name: str,
+        *,
+        at_most: float,
+        by: str | Sequence[str],
+        positive: int | str | None = None,
+        groups: Groups = None,
+        confidence: float | None = _UNSET,
+        strict: bool = False,
+        min_group_size: int | None = None,
+        small_groups: str | None = None,
+        correction: str | None = None,
+    ) -> GateResult:
+        """Require the gap between the best and the worst group to be at most `at_most`.
+
+        The gap is the largest minus the smallest group value of a proportion
+        metric, such as the false negative rate of one class across skin
+        tones, with a stratified bootstrap interval. Groups below
+        `min_group_size` take no part in the gap and are reported as having
+        too little data.
+
+        Raises:
+            GateFailure: when the gap exceeds `at_most`, or a group is too
+                small under `small_groups="fail"`.
+        """
+        __tracebackhide__ = True
+        limits = check_thresholds("max_gap", None, at_most)
+        if not normalise_by(by):
+            raise VisionGuardError(
+                "max_gap needs by=, the column(s) whose groups are compared"
+            )
+        if name == "f1":
+            raise VisionGuardError(
+                "max_gap supports proportions only; f1 has no k/n form"
+            )
+        decision = self._decision(
+            confidence, strict, min_group_size, small_groups, correction
+        )
+        measurement = self._rate(
+            name, by=by, positive=positive, groups=groups, decision=decision
+        )
+        label = name if positive is None else f"{name}[{positive}]"
+        checks = _gap_checks(
+            measurement, label, limits[0][1], decision, self._intervals(decision)
+        )
+        description = f"gap in {label} between groups <= {format_figure(at_most)}"
+        return self._finish("max_gap", description, by, measurement, checks, decision)
 
     def assert_accuracy(
         self,
@@ -202,6 +316,7 @@ class VisionGuard:
         strict: bool = False,
         min_group_size: int | None = None,
         small_groups: str | None = None,
+        correction: str | None = None,
     ) -> GateResult:
         """Require top-1 accuracy of at least `at_least` in every group.
 
@@ -210,11 +325,17 @@ class VisionGuard:
         """
         __tracebackhide__ = True
         limits = check_thresholds("accuracy_floor", at_least, None)
-        decision = self._decision(confidence, strict, min_group_size, small_groups)
-        measurement = self._rate("accuracy", by=by, positive=None, groups=groups, decision=decision)
+        decision = self._decision(
+            confidence, strict, min_group_size, small_groups, correction
+        )
+        measurement = self._rate(
+            "accuracy", by=by, positive=None, groups=groups, decision=decision
+        )
         checks = _checks(measurement, "accuracy", limits, decision)
         description = _limits_text("accuracy", limits)
-        return self._finish("accuracy_floor", description, by, measurement, checks, decision)
+        return self._finish(
+            "accuracy_floor", description, by, measurement, checks, decision
+        )
 
     def assert_calibration(
         self,
@@ -228,6 +349,7 @@ class VisionGuard:
         strict: bool = False,
         min_group_size: int | None = None,
         small_groups: str | None = None,
+        correction: str | None = None,
     ) -> GateResult:
         """Require the top-label calibration error to be at most `max_ece` in every group.
 
@@ -239,12 +361,17 @@ class VisionGuard:
         """
         __tracebackhide__ = True
         limits = check_thresholds("calibration", None, max_ece)
-        decision = self._decision(confidence, strict, min_group_size, small_groups)
+        decision = self._decision(
+            confidence, strict, min_group_size, small_groups, correction
+        )
         measurement = self._calibration(n_bins, norm, by, groups, decision=decision)
         figure = {"l1": "ece", "l2": "ece_l2", "max": "mce"}[norm]
         checks = _checks(measurement, figure, limits, decision)
         description = _limits_text(figure, limits) + f" over {n_bins} bins"
-        return self._finish("calibration", description, by, measurement, checks, decision)
+        hint = _temperature_hint(measurement, checks)
+        return self._finish(
+            "calibration", description, by, measurement, checks, decision, hint
+        )
 
     def assert_cost(
         self,
@@ -260,6 +387,7 @@ class VisionGuard:
         strict: bool = False,
         min_group_size: int | None = None,
         small_groups: str | None = None,
+        correction: str | None = None,
     ) -> GateResult:
         """Require the expected cost per image to be at most `at_most` in every group.
 
@@ -273,15 +401,21 @@ class VisionGuard:
         limits = check_thresholds("cost_budget", None, at_most)
         if max_review_rate is not None and review_below is None:
             raise VisionGuardError("max_review_rate needs review_below and review_cost")
-        decision = self._decision(confidence, strict, min_group_size, small_groups)
-        measurement = self._cost(cost_matrix, by, review_below, review_cost, groups, decision=decision)
+        decision = self._decision(
+            confidence, strict, min_group_size, small_groups, correction
+        )
+        measurement = self._cost(
+            cost_matrix, by, review_below, review_cost, groups, decision=decision
+        )
         checks = _checks(measurement, "expected_cost", limits, decision)
         description = _limits_text("expected cost", limits)
         if max_review_rate is not None:
             review_limits = check_thresholds("cost_budget", None, max_review_rate)
             checks += _extra_checks(measurement, "review_rate", review_limits, decision)
             description += f" with review_rate <= {format_figure(max_review_rate)}"
-        return self._finish("cost_budget", description, by, measurement, checks, decision)
+        return self._finish(
+            "cost_budget", description, by, measurement, checks, decision
+        )
 
     def assert_robustness(
         self,
@@ -296,6 +430,7 @@ class VisionGuard:
         strict: bool = False,
         min_group_size: int | None = None,
         small_groups: str | None = None,
+        correction: str | None = None,
     ) -> GateResult:
         """Require accuracy under corruption to hold up in every group.
 
@@ -312,19 +447,35 @@ class VisionGuard:
         __tracebackhide__ = True
         if max_drop is None and min_accuracy is None:
             raise VisionGuardError("robustness needs max_drop=, min_accuracy= or both")
-        decision = self._decision(confidence, strict, min_group_size, small_groups)
-        measurement = self._robustness(corruptions, severity, by, groups, decision=decision)
+        decision = self._decision(
+            confidence, strict, min_group_size, small_groups, correction
+        )
+        measurement = self._robustness(
+            corruptions, severity, by, groups, decision=decision
+        )
         checks: list[Check] = []
         parts = []
         if max_drop is not None:
-            checks += _extra_checks(measurement, "drop", check_thresholds("robustness", None, max_drop), decision)
+            checks += _extra_checks(
+                measurement,
+                "drop",
+                check_thresholds("robustness", None, max_drop),
+                decision,
+            )
             parts.append(f"accuracy drop <= {format_figure(max_drop)}")
         if min_accuracy is not None:
-            checks += _checks(measurement, "accuracy", check_thresholds("robustness", min_accuracy, None), decision)
+            checks += _checks(
+                measurement,
+                "accuracy",
+                check_thresholds("robustness", min_accuracy, None),
+                decision,
+            )
             parts.append(f"accuracy >= {format_figure(min_accuracy)}")
         names = sorted({str(row.key[0]) for row in measurement.rows})
         description = " and ".join(parts) + f" under {', '.join(names)}"
-        return self._finish("robustness", description, by, measurement, checks, decision)
+        return self._finish(
+            "robustness", description, by, measurement, checks, decision
+        )
 
     # Steps shared by the gates
 
@@ -334,12 +485,14 @@ class VisionGuard:
         strict: bool,
         min_group_size: int | None,
         small_groups: str | None,
+        correction: str | None = None,
     ) -> DecisionSettings:
         return check_decision_settings(
             self.settings.confidence if confidence is _UNSET else confidence,
             strict,
             self.settings.min_group_size if min_group_size is None else min_group_size,
             self.settings.small_groups if small_groups is None else small_groups,
+            correction,
         )
 
     def _intervals(self, decision: DecisionSettings | None) -> IntervalSettings:
@@ -357,8 +510,12 @@ class VisionGuard:
         decision: DecisionSettings | None = None,
     ) -> Measurement:
         return measure_rate(
-            self.predictions(), name, by=by, positive=positive,
-            intervals=self._intervals(decision), groups=groups,
+            self.predictions(),
+            name,
+            by=by,
+            positive=positive,
+            intervals=self._intervals(decision),
+            groups=groups,
         )
 
     def _calibration(
@@ -370,8 +527,12 @@ class VisionGuard:
         decision: DecisionSettings | None = None,
     ) -> Measurement:
         return measure_calibration(
-            self.predictions(), n_bins=n_bins, norm=norm, by=by,
-            intervals=self._intervals(decision), groups=groups,
+            self.predictions(),
+            n_bins=n_bins,
+            norm=norm,
+            by=by,
+            intervals=self._intervals(decision),
+            groups=groups,
         )
 
     def _cost(
@@ -384,8 +545,13 @@ class VisionGuard:
         decision: DecisionSettings | None = None,
     ) -> Measurement:
         return measure_cost(
-            self.predictions(), cost_matrix, by=by, review_below=review_below,
-            review_cost=review_cost, intervals=self._intervals(decision), groups=groups,
+            self.predictions(),
+            cost_matrix,
+            by=by,
+            review_below=review_below,
+            review_cost=review_cost,
+            intervals=self._intervals(decision),
+            groups=groups,
         )
 
     def _robustness(
@@ -401,7 +567,9 @@ class VisionGuard:
         names = resolve_corruptions(corruptions)
         levels = _check_severities(severities)
         clean = self.predictions()
-        corrupted = [self.predictions(name, level) for name in names for level in levels]
+        corrupted = [
+            self.predictions(name, level) for name in names for level in levels
+        ]
         return measure_robustness(
             clean, corrupted, by=by, intervals=self._intervals(decision), groups=groups
         )
@@ -414,16 +582,18 @@ class VisionGuard:
         measurement: Measurement,
         checks: list[Check],
         decision: DecisionSettings,
+        hint: str | None = None,
     ) -> GateResult:
         __tracebackhide__ = True
         result = GateResult(
             gate=gate,
             description=description,
             by=normalise_by(by),
-            checks=checks,
+            checks=apply_holm(checks, decision),
             confidence=measurement.confidence,
             decided_by_interval=decision.confidence is not None,
             strict=decision.strict,
+            hint=hint,
         )
         if self._recorder is not None:
             self._recorder(result, measurement)
@@ -440,13 +610,77 @@ def _checks(
 ) -> list[Check]:
     return [
         make_check(
-            group=row.label, figure=figure, value=row.value, ci_low=row.ci_low,
-            ci_high=row.ci_high, n=row.n, threshold=threshold, direction=direction,
+            group=row.label,
+            figure=figure,
+            value=row.value,
+            ci_low=row.ci_low,
+            ci_high=row.ci_high,
+            n=row.n,
+            threshold=threshold,
+            direction=direction,
             settings=decision,
         )
         for row in measurement.rows
         for direction, threshold in limits
     ]
+
+
+def _gap_checks(
+    measurement: Measurement,
+    figure: str,
+    threshold: float,
+    decision: DecisionSettings,
+    intervals: IntervalSettings,
+) -> list[Check]:
+    from pytest_visionguard.metrics import bootstrap_gap_interval
+
+    usable = [
+        r
+        for r in measurement.rows
+        if r.n >= decision.min_group_size and math.isfinite(r.value)
+    ]
+    left_out = [r for r in measurement.rows if r not in usable]
+    checks = [
+        make_check(
+            group=row.label,
+            figure=figure,
+            value=row.value,
+            ci_low=row.ci_low,
+            ci_high=row.ci_high,
+            n=row.n,
+            threshold=threshold,
+            direction="at_most",
+            settings=decision,
+        )
+        for row in left_out
+    ]
+    if len(usable) < 2:
+        raise VisionGuardError(
+            f"max_gap needs at least two groups with data, found {len(usable)} "
+            f"among {[row.label for row in measurement.rows]}"
+        )
+    best = max(usable, key=lambda row: row.value)
+    worst = min(usable, key=lambda row: row.value)
+    successes = [row.successes for row in usable]
+    low, high = bootstrap_gap_interval(
+        successes,
+        [row.n for row in usable],
+        n_resamples=intervals.n_resamples,
+        confidence=intervals.confidence,
+        seed=intervals.seed,
+    )
+    gap = make_check(
+        group=f"{best.label} vs {worst.label}",
+        figure=f"{figure} gap",
+        value=best.value - worst.value,
+        ci_low=low,
+        ci_high=high,
+        n=sum(row.n for row in usable),
+        threshold=threshold,
+        direction="at_most",
+        settings=replace(decision, min_group_size=1),
+    )
+    return [gap, *checks]
 
 
 def _extra_checks(
@@ -467,6 +701,27 @@ def _with_extra_value(row: MeasuredRow, column: str, prefix: str) -> MeasuredRow
         value=row.extras.get(column, math.nan),
         ci_low=row.extras.get(f"{prefix}_ci_low", math.nan),
         ci_high=row.extras.get(f"{prefix}_ci_high", math.nan),
+    )
+
+
+def _temperature_hint(measurement: Measurement, checks: list[Check]) -> str | None:
+    """Say what temperature scaling would do for the groups that fail."""
+    failing = {check.group for check in checks if not check.passed}
+    rows = [row for row in measurement.rows if row.label in failing]
+    parts = [
+        f"{row.label} {format_figure(row.extras['ece_held_out'])} -> "
+        f"{format_figure(row.extras['ece_held_out_scaled'])}"
+        for row in rows
+        if math.isfinite(row.extras.get("ece_held_out_scaled", math.nan))
+    ]
+    if not parts:
+        return None
+    temperature = rows[0].extras["temperature"]
+    return (
+        f"Temperature scaling (T = {temperature:.2f}, fitted on a random half of "
+        f"the images) would change the calibration error on the other half: "
+        f"{'; '.join(parts)}. It keeps every prediction and changes only the "
+        "confidences, so it is the cheapest fix to try."
     )
 
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -25,15 +26,11 @@ from pytest_visionguard.groups import Group
 from pytest_visionguard.groups import group_index
 from pytest_visionguard.groups import normalise_by
 from pytest_visionguard.groups import split_groups
+from pytest_visionguard.metrics.temperature import apply_temperature
+from pytest_visionguard.metrics.temperature import fit_temperature
 
-PER_CLASS_METRICS = (
-    "recall",
-    "precision",
-    "f1",
-    "false_positive_rate",
-    "false_negative_rate",
-    "selection_rate",
-)
+# Columns beside `ece` in calibration tables, before the temperature-scaling ones.
+CALIBRATION_EXTRAS = ("mce", "ace", "classwise_ece", "brier", "nll")
 
 
 @dataclass(frozen=True)
@@ -49,6 +46,7 @@ class MeasuredRow:
         ci_low: the lower end of the interval.
         ci_high: the upper end of the interval.
         extras: further columns, such as `mce` or `review_rate`.
+        successes: the numerator k of a proportion k / n, else None.
     """
 
     key: tuple[Any, ...]
@@ -58,6 +56,7 @@ class MeasuredRow:
     ci_low: float
     ci_high: float
     extras: dict[str, float] = field(default_factory=dict)
+    successes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -92,7 +91,9 @@ class Measurement:
             records.append(record)
         frame = pd.DataFrame.from_records(records)
         if len(self.index_names) == 1:
-            frame.index = pd.Index([row.key[0] for row in self.rows], name=self.index_names[0])
+            frame.index = pd.Index(
+                [row.key[0] for row in self.rows], name=self.index_names[0]
+            )
         else:
             frame.index = pd.MultiIndex.from_tuples(
                 [row.key for row in self.rows], names=list(self.index_names)
@@ -135,8 +136,12 @@ def measure_rate(
     for group in split_groups(predictions.metadata, columns, groups=groups):
         labels = predictions.labels[group.indices]
         predicted = predictions.predicted[group.indices]
-        rows.append(_rate_row(name, labels, predicted, positive_index, group, intervals))
-    return Measurement(name, _index_names(columns), rows, intervals.confidence, _interval_kind(name))
+        rows.append(
+            _rate_row(name, labels, predicted, positive_index, group, intervals)
+        )
+    return Measurement(
+        name, _index_names(columns), rows, intervals.confidence, _interval_kind(name)
+    )
 
 
 def measure_calibration(
@@ -148,15 +153,89 @@ def measure_calibration(
     intervals: IntervalSettings,
     groups: Mapping[str, Sequence[Any]] | None = None,
 ) -> Measurement:
-    """Measure ECE (with its bootstrap interval), MCE, Brier score and NLL per group."""
+    """Measure the calibration error per group, with the calibration family beside it.
+
+    The value column `ece` holds the error of the chosen `norm` ("l1" is the
+    ECE, "max" the MCE) with its bootstrap interval. Beside it: `mce`, `ace`
+    (equal-mass bins), `classwise_ece`, `brier`, `nll`, and temperature
+    scaling fitted on a random half of all images: `temperature`, and the
+    error of the group's images in the other half before (`ece_held_out`)
+    and after (`ece_held_out_scaled`) scaling.
+    """
     _check_n_bins(n_bins)
     if norm not in ("l1", "l2", "max"):
         raise VisionGuardError(f"norm must be 'l1', 'l2' or 'max', got {norm!r}")
     columns = normalise_by(by)
+    scaling = fit_scaling_on_half(predictions, seed=intervals.seed)
     rows = []
     for group in split_groups(predictions.metadata, columns, groups=groups):
-        rows.append(_calibration_row(predictions, group, n_bins, norm, intervals))
-    return Measurement("ece", _index_names(columns), rows, intervals.confidence, "bootstrap")
+        row = _calibration_row(predictions, group, n_bins, norm, intervals)
+        rows.append(_with_scaling(row, predictions, group, scaling, n_bins, norm))
+    return Measurement(
+        "ece", _index_names(columns), rows, intervals.confidence, "bootstrap"
+    )
+
+
+@dataclass(frozen=True)
+class TemperatureScaling:
+    """Temperature scaling fitted on one half of the images, for the other half.
+
+    Attributes:
+        temperature: the fitted temperature, or NaN with fewer than 4 images.
+        held_out: True for each image of the half the fit did not see.
+        scaled: the probabilities of every image after scaling.
+    """
+
+    temperature: float
+    held_out: np.ndarray
+    scaled: np.ndarray
+
+
+def fit_scaling_on_half(predictions: Predictions, *, seed: int) -> TemperatureScaling:
+    """Fit a temperature on a seeded random half of the images.
+
+    The ECE of the other half after scaling estimates what recalibration
+    would give on new images, without the optimism of fitting and scoring
+    on the same ones.
+    """
+    count = len(predictions)
+    held_out = np.zeros(count, dtype=bool)
+    if count < 4:
+        return TemperatureScaling(math.nan, held_out, predictions.probabilities)
+    order = np.random.default_rng(seed).permutation(count)
+    held_out[order[count // 2 :]] = True
+    temperature = fit_temperature(
+        predictions.probabilities[~held_out], predictions.labels[~held_out]
+    )
+    scaled = apply_temperature(predictions.probabilities, temperature)
+    return TemperatureScaling(temperature, held_out, scaled)
+
+
+def _with_scaling(
+    row: MeasuredRow,
+    predictions: Predictions,
+    group: Group,
+    scaling: TemperatureScaling,
+    n_bins: int,
+    norm: str,
+) -> MeasuredRow:
+    held_out = group.indices[scaling.held_out[group.indices]]
+    before, after = math.nan, math.nan
+    if held_out.size and math.isfinite(scaling.temperature):
+        labels = predictions.labels[held_out]
+        before = metrics.expected_calibration_error(
+            predictions.probabilities[held_out], labels, n_bins=n_bins, norm=norm
+        )
+        after = metrics.expected_calibration_error(
+            scaling.scaled[held_out], labels, n_bins=n_bins, norm=norm
+        )
+    extras = dict(row.extras)
+    extras.update(
+        temperature=scaling.temperature,
+        ece_held_out=before,
+        ece_held_out_scaled=after,
+    )
+    return replace(row, extras=extras)
 
 
 def measure_cost(
@@ -169,7 +248,15 @@ def measure_cost(
     intervals: IntervalSettings,
     groups: Mapping[str, Sequence[Any]] | None = None,
 ) -> Measurement:
-    """Measure the expected cost per image per group, with the review rate."""
+    """Measure the expected cost per image per group.
+
+    Beside `expected_cost` and its bootstrap interval: `bayes_expected_cost`,
+    the cost had each image been given the class of least expected cost
+    under its probabilities (argmin over j of sum over i of p_i C[i, j])
+    instead of the top-1 class, so the table shows what cost-aware decisions
+    would save; and with `review_below`, `review_rate` with its Wilson
+    interval (`review_ci_low`, `review_ci_high`).
+    """
     matrix = resolve_cost_matrix(cost_matrix, predictions.class_names)
     _check_review(review_below, review_cost)
     costs = metrics.per_sample_cost(
@@ -180,10 +267,16 @@ def measure_cost(
         review_below=review_below,
         review_cost=review_cost,
     )
+    bayes = metrics.bayes_decision(predictions.probabilities, matrix)
+    bayes_costs = matrix[predictions.labels, bayes]
     columns = normalise_by(by)
     rows = []
     for group in split_groups(predictions.metadata, columns, groups=groups):
-        rows.append(_cost_row(costs, predictions, group, review_below, intervals))
+        row = _cost_row(costs, predictions, group, review_below, intervals)
+        bayes_cost = float(bayes_costs[group.indices].mean()) if row.n else math.nan
+        rows.append(
+            replace(row, extras={**row.extras, "bayes_expected_cost": bayes_cost})
+        )
     return Measurement(
         "expected_cost", _index_names(columns), rows, intervals.confidence, "bootstrap"
     )
@@ -215,21 +308,100 @@ def measure_robustness(
     return Measurement("accuracy", index_names, rows, intervals.confidence, "wilson")
 
 
+def measure_coverage(
+    predictions: Predictions,
+    *,
+    review_rates: Sequence[float],
+    by: str | Sequence[str] | None,
+    intervals: IntervalSettings,
+    groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Measurement:
+    """Measure the accuracy of the automatic decisions at each review rate.
+
+    For a target review rate r, the confidence threshold t is the one that
+    sends the r least confident share of all images to review (confidence
+    below t); the same t applies to every group. Each row gives, for one
+    target and group, the accuracy of the images decided automatically, its
+    Wilson interval, n (the images decided automatically), `threshold` and
+    the group's actual `review_rate`. Tied confidences share a side of the
+    threshold, so the actual rate can fall short of the target.
+    """
+    rates = _check_review_rates(review_rates)
+    columns = normalise_by(by)
+    split = split_groups(predictions.metadata, columns, groups=groups)
+    ordered = np.sort(predictions.confidence)
+    rows = []
+    for rate in rates:
+        position = math.ceil(rate * len(ordered))
+        threshold = float(ordered[position]) if position < len(ordered) else math.inf
+        automatic = predictions.confidence >= threshold
+        for group in split:
+            rows.append(
+                _coverage_row(predictions, group, rate, threshold, automatic, intervals)
+            )
+    index_names = ("review_target", *_index_names(columns))
+    return Measurement("accuracy", index_names, rows, intervals.confidence, "wilson")
+
+
+def _coverage_row(
+    predictions: Predictions,
+    group: Group,
+    rate: float,
+    threshold: float,
+    automatic: np.ndarray,
+    intervals: IntervalSettings,
+) -> MeasuredRow:
+    decided = group.indices[automatic[group.indices]]
+    n = int(decided.size)
+    successes = int(np.count_nonzero(predictions.correct[decided]))
+    low, high = _wilson(successes, n, intervals.confidence)
+    size = int(group.indices.size)
+    extras = {
+        "threshold": threshold,
+        "review_rate": (size - n) / size if size else math.nan,
+    }
+    value = successes / n if n else math.nan
+    key = (rate, *group.index_key)
+    return MeasuredRow(key, group.label, n, value, low, high, extras, successes)
+
+
+def _check_review_rates(review_rates: Sequence[float]) -> list[float]:
+    rates = (
+        [review_rates] if isinstance(review_rates, int | float) else list(review_rates)
+    )
+    for rate in rates:
+        if (
+            isinstance(rate, bool)
+            or not isinstance(rate, int | float)
+            or not 0 <= rate <= 1
+        ):
+            raise VisionGuardError(
+                f"review rates must be shares in [0, 1] such as 0.05, got {rate!r}"
+            )
+    if not rates:
+        raise VisionGuardError(
+            "review_rates is empty; pass shares such as (0.01, 0.05)"
+        )
+    return [float(rate) for rate in rates]
+
+
 def check_metric_name(name: str) -> str:
     """Return `name` when it is a known rate metric, else raise."""
     if name not in metrics.RATE_METRICS:
         import difflib
 
         close = difflib.get_close_matches(str(name), metrics.RATE_METRICS, n=1)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
+        hint = f"; did you mean {close[0]!r}?" if close else ";"
         raise VisionGuardError(
-            f"unknown metric {name!r}{hint} The metrics are: "
+            f"unknown metric {name!r}{hint} the metrics are: "
             f"{', '.join(metrics.RATE_METRICS)}"
         )
     return name
 
 
-def resolve_positive(name: str, positive: int | str | None, predictions: Predictions) -> int | None:
+def resolve_positive(
+    name: str, positive: int | str | None, predictions: Predictions
+) -> int | None:
     """Return the positive class index for a per-class metric.
 
     Raises:
@@ -237,7 +409,7 @@ def resolve_positive(name: str, positive: int | str | None, predictions: Predict
             [0, K), or a missing `positive` with more than two classes.
     """
     names = predictions.class_names
-    if name not in PER_CLASS_METRICS:
+    if name not in metrics.PER_CLASS_METRICS:
         if positive is not None:
             raise VisionGuardError(f"{name} is not a per-class metric; drop positive=")
         return None
@@ -256,7 +428,9 @@ def resolve_positive(name: str, positive: int | str | None, predictions: Predict
             )
         return names.index(positive)
     if isinstance(positive, bool) or not isinstance(positive, int | np.integer):
-        raise VisionGuardError(f"positive must be a class index or name, got {positive!r}")
+        raise VisionGuardError(
+            f"positive must be a class index or name, got {positive!r}"
+        )
     if not 0 <= int(positive) < predictions.num_classes:
         raise VisionGuardError(
             f"positive={positive} is outside [0, {predictions.num_classes}); the "
@@ -278,7 +452,9 @@ def resolve_cost_matrix(cost_matrix: Any, class_names: list[str]) -> np.ndarray:
 
 
 def _reorder_cost_frame(frame: pd.DataFrame, class_names: list[str]) -> Any:
-    labels = [str(value) for value in frame.index] + [str(value) for value in frame.columns]
+    labels = [str(value) for value in frame.index] + [
+        str(value) for value in frame.columns
+    ]
     if not any(label in class_names for label in labels):
         return frame.to_numpy()
     for axis, values in (("row", frame.index), ("column", frame.columns)):
@@ -289,7 +465,11 @@ def _reorder_cost_frame(frame: pd.DataFrame, class_names: list[str]) -> Any:
                 f"classes are {class_names}"
             )
     renamed = frame.rename(index=str, columns=str)
-    missing = [name for name in class_names if name not in renamed.index or name not in renamed.columns]
+    missing = [
+        name
+        for name in class_names
+        if name not in renamed.index or name not in renamed.columns
+    ]
     if missing:
         raise VisionGuardError(
             f"cost matrix has no row or column for classes {missing}; give one per "
@@ -315,7 +495,9 @@ def _rate_row(
     successes, n = metrics.rate_counts(name, labels, predicted, positive=positive)
     value = successes / n if n else math.nan
     low, high = _wilson(successes, n, intervals.confidence)
-    return MeasuredRow(group.index_key, group.label, n, value, low, high)
+    return MeasuredRow(
+        group.index_key, group.label, n, value, low, high, successes=successes
+    )
 
 
 def _wilson(successes: int, n: int, confidence: float) -> tuple[float, float]:
@@ -326,13 +508,18 @@ def _wilson(successes: int, n: int, confidence: float) -> tuple[float, float]:
 
 
 def _f1_interval(
-    labels: np.ndarray, predicted: np.ndarray, positive: int, intervals: IntervalSettings
+    labels: np.ndarray,
+    predicted: np.ndarray,
+    positive: int,
+    intervals: IntervalSettings,
 ) -> tuple[float, float]:
     if labels.size == 0:
         return math.nan, math.nan
 
     def statistic(sample_labels: np.ndarray, sample_predicted: np.ndarray) -> float:
-        return metrics.rate_value("f1", sample_labels, sample_predicted, positive=positive)
+        return metrics.rate_value(
+            "f1", sample_labels, sample_predicted, positive=positive
+        )
 
     return metrics.bootstrap_interval(
         statistic,
@@ -352,11 +539,15 @@ def _calibration_row(
 ) -> MeasuredRow:
     n = int(group.indices.size)
     if n == 0:
-        extras = {"mce": math.nan, "brier": math.nan, "nll": math.nan}
-        return MeasuredRow(group.index_key, group.label, 0, math.nan, math.nan, math.nan, extras)
+        extras = dict.fromkeys(CALIBRATION_EXTRAS, math.nan)
+        return MeasuredRow(
+            group.index_key, group.label, 0, math.nan, math.nan, math.nan, extras
+        )
     probabilities = predictions.probabilities[group.indices]
     labels = predictions.labels[group.indices]
-    value = metrics.expected_calibration_error(probabilities, labels, n_bins=n_bins, norm=norm)
+    value = metrics.expected_calibration_error(
+        probabilities, labels, n_bins=n_bins, norm=norm
+    )
     low, high = metrics.bootstrap_ece_interval(
         probabilities,
         labels,
@@ -368,6 +559,10 @@ def _calibration_row(
     )
     extras = {
         "mce": metrics.maximum_calibration_error(probabilities, labels, n_bins=n_bins),
+        "ace": metrics.adaptive_calibration_error(probabilities, labels, n_bins=n_bins),
+        "classwise_ece": metrics.classwise_calibration_error(
+            probabilities, labels, n_bins=n_bins
+        ),
         "brier": metrics.brier_score(probabilities, labels),
         "nll": metrics.negative_log_likelihood(probabilities, labels),
     }
@@ -384,7 +579,9 @@ def _cost_row(
     n = int(group.indices.size)
     extras: dict[str, float] = {}
     if review_below is not None:
-        reviewed = int(np.count_nonzero(predictions.confidence[group.indices] < review_below))
+        reviewed = int(
+            np.count_nonzero(predictions.confidence[group.indices] < review_below)
+        )
         low, high = _wilson(reviewed, n, intervals.confidence)
         extras = {
             "review_rate": reviewed / n if n else math.nan,
@@ -392,7 +589,9 @@ def _cost_row(
             "review_ci_high": high,
         }
     if n == 0:
-        return MeasuredRow(group.index_key, group.label, 0, math.nan, math.nan, math.nan, extras)
+        return MeasuredRow(
+            group.index_key, group.label, 0, math.nan, math.nan, math.nan, extras
+        )
     group_costs = costs[group.indices]
     low, high = metrics.bootstrap_mean_interval(
         group_costs,
@@ -400,7 +599,9 @@ def _cost_row(
         confidence=intervals.confidence,
         seed=intervals.seed,
     )
-    return MeasuredRow(group.index_key, group.label, n, float(group_costs.mean()), low, high, extras)
+    return MeasuredRow(
+        group.index_key, group.label, n, float(group_costs.mean()), low, high, extras
+    )
 
 
 def _robustness_row(
@@ -455,7 +656,11 @@ def _check_review(review_below: float | None, review_cost: float | None) -> None
         raise VisionGuardError(
             "review_below needs review_cost, the price of a human review per image"
         )
-    if not isinstance(review_cost, int | float) or not math.isfinite(review_cost) or review_cost < 0:
+    if (
+        not isinstance(review_cost, int | float)
+        or not math.isfinite(review_cost)
+        or review_cost < 0
+    ):
         raise VisionGuardError(
             f"review_cost must be a finite non-negative number, got {review_cost!r}"
         )
@@ -476,6 +681,7 @@ __all__ = [
     "group_index",
     "measure_calibration",
     "measure_cost",
+    "measure_coverage",
     "measure_rate",
     "measure_robustness",
 ]

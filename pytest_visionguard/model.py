@@ -49,7 +49,9 @@ class Classifier:
         batch_size: int | None = None,
     ) -> None:
         if isinstance(model, Classifier):
-            raise VisionGuardError("the model is already a Classifier; do not wrap it twice")
+            raise VisionGuardError(
+                "the model is already a Classifier; do not wrap it twice"
+            )
         if not callable(model):
             raise VisionGuardError(
                 f"the model must be a torch.nn.Module or a callable, got "
@@ -64,7 +66,9 @@ class Classifier:
                 f"outputs must be 'logits' or 'probabilities', got {outputs!r}"
             )
         if batch_size is not None and (
-            isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1
+            isinstance(batch_size, bool)
+            or not isinstance(batch_size, int)
+            or batch_size < 1
         ):
             raise VisionGuardError(
                 f"batch_size must be a positive integer, got {batch_size!r}"
@@ -91,7 +95,9 @@ class Classifier:
                     return parameter.dtype
         return torch.float32
 
-    def predict_probabilities(self, images: torch.Tensor, *, first_index: int) -> torch.Tensor:
+    def predict_probabilities(
+        self, images: torch.Tensor, *, first_index: int
+    ) -> torch.Tensor:
         """Return the N×K class probabilities for float images in [0, 1].
 
         Args:
@@ -128,7 +134,15 @@ def model_fingerprint(model: Any) -> str:
             digest.update(key.encode())
             digest.update(str(value.dtype).encode())
             digest.update(str(tuple(value.shape)).encode())
-            digest.update(value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes())
+            digest.update(
+                value.detach()
+                .cpu()
+                .contiguous()
+                .reshape(-1)
+                .view(torch.uint8)
+                .numpy()
+                .tobytes()
+            )
         return digest.hexdigest()
     name = f"{type(target).__module__}.{getattr(target, '__qualname__', type(target).__qualname__)}"
     digest.update(name.encode())

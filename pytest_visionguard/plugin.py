@@ -47,6 +47,12 @@ GATE_MARKERS: dict[str, tuple[str, str]] = {
         "...): bound a rate metric in every group, e.g. metric_limit("
         "'false_negative_rate', positive='tumour', at_most=0.05)",
     ),
+    "max_gap": (
+        "assert_gap",
+        "max_gap(name, at_most, by, positive=None, ...): fail when the best and "
+        "worst group differ by more than at_most, e.g. max_gap("
+        "'false_negative_rate', positive=1, at_most=0.05, by='skin_tone')",
+    ),
     "calibration": (
         "assert_calibration",
         "calibration(max_ece, n_bins=15, norm='l1', by=None, ...): fail when the "
@@ -100,7 +106,9 @@ class PluginState:
     """
 
     options: RunOptions
-    evaluations: dict[tuple[int, int], tuple[Any, Any, Evaluation]] = field(default_factory=dict)
+    evaluations: dict[tuple[int, int], tuple[Any, Any, Evaluation]] = field(
+        default_factory=dict
+    )
     summary: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
@@ -109,12 +117,37 @@ RESULTS_KEY = pytest.StashKey[list[tuple["GateResult", "Measurement"]]]()
 
 _OPTIONS: list[tuple[str, str, str, str | None]] = [
     # (name, metavar, help, ini default)
-    ("device", "DEVICE", "device for inference: auto (CUDA when available), cpu, cuda or cuda:N (default: auto)", "auto"),
-    ("batch-size", "N", "images per forward pass (default: the Classifier's batch_size, else 128)", None),
+    (
+        "device",
+        "DEVICE",
+        "device for inference: auto (CUDA when available), cpu, cuda or cuda:N (default: auto)",
+        "auto",
+    ),
+    (
+        "batch-size",
+        "N",
+        "images per forward pass (default: the Classifier's batch_size, else 128)",
+        None,
+    ),
     ("seed", "N", "seed of corruptions and bootstrap intervals (default: 0)", "0"),
-    ("confidence", "LEVEL", "default interval level that decides gates, e.g. 0.95; 'none' compares point estimates (default: none)", None),
-    ("min-group-size", "N", "default fewest samples a group's figure may be computed on (default: 1)", "1"),
-    ("small-groups", "POLICY", "what groups below the minimum size do: fail, warn or skip (default: fail)", "fail"),
+    (
+        "confidence",
+        "LEVEL",
+        "default interval level that decides gates, e.g. 0.95; 'none' compares point estimates (default: none)",
+        None,
+    ),
+    (
+        "min-group-size",
+        "N",
+        "default fewest samples a group's figure may be computed on (default: 1)",
+        "1",
+    ),
+    (
+        "small-groups",
+        "POLICY",
+        "what groups below the minimum size do: fail, warn or skip (default: fail)",
+        "fail",
+    ),
 ]
 
 
@@ -122,12 +155,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("visionguard", "deployment gates for image classifiers")
     for name, metavar, help_text, default in _OPTIONS:
         ini_name = "visionguard_" + name.replace("-", "_")
-        group.addoption(f"--visionguard-{name}", dest=ini_name, metavar=metavar, default=None, help=help_text)
+        group.addoption(
+            f"--visionguard-{name}",
+            dest=ini_name,
+            metavar=metavar,
+            default=None,
+            help=help_text,
+        )
         parser.addini(ini_name, help_text, default=default)
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    for name, (_method, description) in GATE_MARKERS.items():
+    for _method, description in GATE_MARKERS.values():
         config.addinivalue_line("markers", description)
     config.addinivalue_line(
         "markers",
@@ -143,7 +182,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.pluginmanager.register(SummaryCollector(state), "visionguard-summary")
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
     for item in items:
         uses_fixture = "visionguard" in getattr(item, "fixturenames", ())
         if uses_fixture:
@@ -170,14 +211,18 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     report = yield
     if call.excinfo is not None and report.failed and _short_reports(item.config):
         if call.excinfo.errisinstance((VisionGuardError, GateFailure)):
             report.longrepr = _short_repr(call.excinfo)  # type: ignore[assignment]
     results = item.stash.get(RESULTS_KEY, [])
     if call.when == "call" and results:
-        tables = [render_gate_table(result, measurement) for result, measurement in results]
+        tables = [
+            render_gate_table(result, measurement) for result, measurement in results
+        ]
         report.sections.append(("visionguard", "\n\n".join(tables)))
     return report
 
@@ -199,11 +244,15 @@ class SummaryCollector:
             if name == USER_PROPERTY:
                 self.state.summary.append((report.nodeid, json.loads(str(value))))
 
-    def pytest_terminal_summary(self, terminalreporter: Any, config: pytest.Config) -> None:
+    def pytest_terminal_summary(
+        self, terminalreporter: Any, config: pytest.Config
+    ) -> None:
         if hasattr(config, "workerinput") or not self.state.summary:
             return
         terminalreporter.write_sep("=", "visionguard gates")
-        for line in render_summary(self.state.summary, verbose=config.get_verbosity() > 0):
+        for line in render_summary(
+            self.state.summary, verbose=config.get_verbosity() > 0
+        ):
             terminalreporter.write_line(line)
 
 
@@ -296,7 +345,9 @@ class ShortFailureRepr:
     """
 
     def __init__(self, location: str | None, kind: str, message: str) -> None:
-        self.lines = ([location] if location else []) + f"{kind}: {message}".splitlines()
+        self.lines = (
+            [location] if location else []
+        ) + f"{kind}: {message}".splitlines()
         self.reprcrash = _Crash(f"{kind}: {message.splitlines()[0] if message else ''}")
 
     def toterminal(self, writer: Any) -> None:
@@ -313,7 +364,9 @@ class _Crash:
 
 
 def _short_repr(excinfo: pytest.ExceptionInfo[BaseException]) -> ShortFailureRepr:
-    return ShortFailureRepr(_user_location(excinfo), excinfo.typename, str(excinfo.value))
+    return ShortFailureRepr(
+        _user_location(excinfo), excinfo.typename, str(excinfo.value)
+    )
 
 
 def _user_location(excinfo: pytest.ExceptionInfo[BaseException]) -> str | None:
@@ -348,8 +401,11 @@ def _read_options(config: pytest.Config) -> RunOptions:
         batch_size=_parse_int("batch-size", raw("batch_size"), minimum=1),
         seed=_parse_int("seed", raw("seed"), minimum=0) or 0,
         confidence=_parse_confidence(raw("confidence")),
-        min_group_size=_parse_int("min-group-size", raw("min_group_size"), minimum=1) or 1,
-        small_groups=_parse_choice("small-groups", raw("small_groups") or "fail", ("fail", "warn", "skip")),
+        min_group_size=_parse_int("min-group-size", raw("min_group_size"), minimum=1)
+        or 1,
+        small_groups=_parse_choice(
+            "small-groups", raw("small_groups") or "fail", ("fail", "warn", "skip")
+        ),
     )
 
 

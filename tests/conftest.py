@@ -79,5 +79,7 @@ def visionguard_data():
 def tiny(pytester: pytest.Pytester) -> pytest.Pytester:
     """A pytester project with the hand-computable PixelReader conftest."""
     pytester.makeconftest(TINY_CONFTEST)
-    pytester.makeini("[pytest]\nfilterwarnings =\n    error\n    ignore::DeprecationWarning\n")
+    pytester.makeini(
+        "[pytest]\nfilterwarnings =\n    error\n    ignore::DeprecationWarning\n"
+    )
     return pytester

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 
 
-def _run_with_data(tiny: pytest.Pytester, data_code: str, test_code: str) -> pytest.RunResult:
+def _run_with_data(
+    tiny: pytest.Pytester, data_code: str, test_code: str
+) -> pytest.RunResult:
     tiny.makepyfile(
         "import numpy as np\n"
         "import pandas as pd\n"
@@ -24,7 +26,10 @@ def _run_with_data(tiny: pytest.Pytester, data_code: str, test_code: str) -> pyt
 
 def _assert_usage_error(result: pytest.RunResult, message: str) -> None:
     outcomes = result.parseoutcomes()
-    assert outcomes.get("failed", 0) + outcomes.get("errors", outcomes.get("error", 0)) == 1
+    assert (
+        outcomes.get("failed", 0) + outcomes.get("errors", outcomes.get("error", 0))
+        == 1
+    )
     # Square brackets are literal here, so escape them for fnmatch.
     result.stdout.fnmatch_lines(["*VisionGuardError: " + message.replace("[", "[[]")])
     # The user sees where their code raised, not the plugin's internals.
@@ -41,7 +46,8 @@ def _assert_usage_error(result: pytest.RunResult, message: str) -> None:
         ),
         (
             "return vg.EvalSet(torch.zeros(4, 8, 8, 3), [0, 1, 2, 0])",
-            "images must have 1 or 3 channels on axis 1, got shape (4, 8, 8, 3); it looks like N×H×W×C, so use images.permute(0, 3, 1, 2)",
+            "images must have 1 or 3 channels on axis 1, got shape (4, 8, 8, 3); "
+            "it looks like N×H×W×C, so use images.permute(0, 3, 1, 2)",
         ),
         (
             "return vg.EvalSet(torch.zeros(4, 1, 8, 8, dtype=torch.int32), [0, 1, 2, 0])",
@@ -49,7 +55,8 @@ def _assert_usage_error(result: pytest.RunResult, message: str) -> None:
         ),
         (
             "return vg.EvalSet(torch.full((4, 1, 8, 8), 200.0), [0, 1, 2, 0])",
-            "float images must lie in [0, 1], found values in [200.000, 200.000]; for 0–255 pixels pass a uint8 tensor or divide by 255",
+            "float images must lie in [0, 1], found values in [200.000, 200.000]; "
+            "for 0–255 pixels pass a uint8 tensor or divide by 255",
         ),
         (
             "return vg.EvalSet(np.zeros((4, 8, 8, 3), dtype=np.float32), [0, 1, 2, 0])",
@@ -72,7 +79,17 @@ def _assert_usage_error(result: pytest.RunResult, message: str) -> None:
             "metadata has 2 rows but there are 3 images; pass one row per image, in image order",
         ),
     ],
-    ids=["rank", "channels", "dtype", "range", "numpy-dtype", "label-count", "label-dtype", "label-range", "metadata-length"],
+    ids=[
+        "rank",
+        "channels",
+        "dtype",
+        "range",
+        "numpy-dtype",
+        "label-count",
+        "label-dtype",
+        "label-range",
+        "metadata-length",
+    ],
 )
 def test_bad_evalset(tiny: pytest.Pytester, data_code: str, message: str) -> None:
     result = _run_with_data(tiny, data_code, "visionguard.accuracy()")
@@ -85,7 +102,9 @@ def test_label_beyond_model_classes(tiny: pytest.Pytester) -> None:
         "return vg.EvalSet(make_images([0, 1], [0.9, 0.9]), [0, 5])",
         "visionguard.accuracy()",
     )
-    _assert_usage_error(result, "label 5 at index 1 is outside [0, 3); there are 3 classes")
+    _assert_usage_error(
+        result, "label 5 at index 1 is outside [0, 3); there are 3 classes"
+    )
 
 
 def test_unknown_by_column_lists_columns(tiny: pytest.Pytester) -> None:
@@ -95,7 +114,10 @@ def test_unknown_by_column_lists_columns(tiny: pytest.Pytester) -> None:
             visionguard.assert_accuracy(at_least=0.5, by="hospital")
         """
     )
-    _assert_usage_error(tiny.runpytest(), "by='hospital' is not a metadata column; the columns are: site")
+    _assert_usage_error(
+        tiny.runpytest(),
+        "by='hospital' is not a metadata column; the columns are: site",
+    )
 
 
 def test_unknown_class_name(tiny: pytest.Pytester) -> None:
@@ -106,7 +128,8 @@ def test_unknown_class_name(tiny: pytest.Pytester) -> None:
         """
     )
     _assert_usage_error(
-        tiny.runpytest(), "positive='wolf' is not a class name; the classes are ['cat', 'dog', 'fox']"
+        tiny.runpytest(),
+        "positive='wolf' is not a class name; the classes are ['cat', 'dog', 'fox']",
     )
 
 
@@ -157,7 +180,8 @@ def test_non_finite_model_output(tiny: pytest.Pytester, bad_value: str) -> None:
         """
     )
     _assert_usage_error(
-        tiny.runpytest(), "the model returned NaN or infinite logits for image 3 *instead of counting these as mistakes"
+        tiny.runpytest(),
+        "the model returned NaN or infinite logits for image 3 *instead of counting these as mistakes",
     )
 
 
@@ -228,12 +252,16 @@ def test_severity_out_of_range(tiny: pytest.Pytester, severity: str) -> None:
             visionguard.assert_robustness("gaussian_noise", severity={severity}, max_drop=0.1)
         """
     )
-    _assert_usage_error(tiny.runpytest(), f"severity must be an integer from 1 to 5, got {severity}")
+    _assert_usage_error(
+        tiny.runpytest(), f"severity must be an integer from 1 to 5, got {severity}"
+    )
 
 
 @pytest.mark.parametrize("fixture", ["visionguard_model", "visionguard_data"])
 def test_missing_user_fixture_names_it(pytester: pytest.Pytester, fixture: str) -> None:
-    other = "visionguard_data" if fixture == "visionguard_model" else "visionguard_model"
+    other = (
+        "visionguard_data" if fixture == "visionguard_model" else "visionguard_model"
+    )
     pytester.makeconftest(
         f"""
         import pytest
@@ -251,12 +279,17 @@ def test_missing_user_fixture_names_it(pytester: pytest.Pytester, fixture: str) 
     )
     result = pytester.runpytest()
     result.assert_outcomes(errors=1)
-    result.stdout.fnmatch_lines([f"*VisionGuardError: no {fixture} fixture is defined; add one to conftest.py*"])
+    result.stdout.fnmatch_lines(
+        [f"*VisionGuardError: no {fixture} fixture is defined; add one to conftest.py*"]
+    )
 
 
 def test_data_fixture_of_wrong_type(tiny: pytest.Pytester) -> None:
     result = _run_with_data(tiny, "return [1, 2, 3]", "visionguard.accuracy()")
-    _assert_usage_error(result, "the visionguard_data fixture returned a list; return a pytest_visionguard.EvalSet*")
+    _assert_usage_error(
+        result,
+        "the visionguard_data fixture returned a list; return a pytest_visionguard.EvalSet*",
+    )
 
 
 def test_marker_with_wrong_arguments(tiny: pytest.Pytester) -> None:
@@ -269,7 +302,9 @@ def test_marker_with_wrong_arguments(tiny: pytest.Pytester) -> None:
             pass
         """
     )
-    _assert_usage_error(tiny.runpytest(), "invalid arguments to @pytest.mark.accuracy_floor: *")
+    _assert_usage_error(
+        tiny.runpytest(), "invalid arguments to @pytest.mark.accuracy_floor: *"
+    )
 
 
 def test_threshold_missing(tiny: pytest.Pytester) -> None:
@@ -279,4 +314,7 @@ def test_threshold_missing(tiny: pytest.Pytester) -> None:
             visionguard.assert_metric("recall", positive=1)
         """
     )
-    _assert_usage_error(tiny.runpytest(), "metric_limit needs a threshold: pass at_least=, at_most= or both")
+    _assert_usage_error(
+        tiny.runpytest(),
+        "metric_limit needs a threshold: pass at_least=, at_most= or both",
+    )

@@ -59,8 +59,12 @@ def test_from_dataset_reads_lazily_in_batches() -> None:
 
 
 def test_from_dataset_evaluates_end_to_end() -> None:
-    data = vg.EvalSet.from_dataset(CountingDataset(), metadata=pd.DataFrame({"half": [0] * 6 + [1] * 6}))
-    evaluation = Evaluation(vg.Classifier(MeanReader()), data, device=torch.device("cpu"), batch_size=5)
+    data = vg.EvalSet.from_dataset(
+        CountingDataset(), metadata=pd.DataFrame({"half": [0] * 6 + [1] * 6})
+    )
+    evaluation = Evaluation(
+        vg.Classifier(MeanReader()), data, device=torch.device("cpu"), batch_size=5
+    )
     predictions = evaluation.predictions()
     assert predictions.labels.tolist() == [i % 3 for i in range(12)]
     assert predictions.correct.all()
@@ -72,7 +76,9 @@ def test_from_dataset_evaluates_end_to_end() -> None:
 def test_from_dataset_rejects_mixed_sizes() -> None:
     items = [(torch.zeros(1, 4, 4), 0), (torch.zeros(1, 5, 5), 1)]
     data = vg.EvalSet.from_dataset(items)
-    with pytest.raises(vg.VisionGuardError, match=r"dataset item 1 has shape \(1, 5, 5\)"):
+    with pytest.raises(
+        vg.VisionGuardError, match=r"dataset item 1 has shape \(1, 5, 5\)"
+    ):
         next(data.batches(2))
 
 
@@ -88,13 +94,23 @@ def test_from_folder_joins_metadata(tmp_path: Path) -> None:
     for class_name, value in (("cat", 0), ("dog", 255)):
         (tmp_path / class_name).mkdir()
         for number in range(2):
-            Image.new("RGB", (6, 4), (value, value, value)).save(tmp_path / class_name / f"{number}.png")
+            Image.new("RGB", (6, 4), (value, value, value)).save(
+                tmp_path / class_name / f"{number}.png"
+            )
     metadata = pd.DataFrame(
-        {"path": ["dog/1.png", "dog/0.png", "cat/1.png", "cat/0.png"], "site": ["b", "b", "a", "a"]}
+        {
+            "path": ["dog/1.png", "dog/0.png", "cat/1.png", "cat/0.png"],
+            "site": ["b", "b", "a", "a"],
+        }
     )
     data = vg.EvalSet.from_folder(tmp_path, metadata=metadata)
     assert data.class_names == ["cat", "dog"]
-    assert data.metadata["path"].tolist() == ["cat/0.png", "cat/1.png", "dog/0.png", "dog/1.png"]
+    assert data.metadata["path"].tolist() == [
+        "cat/0.png",
+        "cat/1.png",
+        "dog/0.png",
+        "dog/1.png",
+    ]
     assert data.metadata["site"].tolist() == ["a", "a", "b", "b"]
     batch = next(data.batches(4))
     assert tuple(batch.images.shape) == (4, 3, 4, 6)
@@ -108,7 +124,9 @@ def test_from_folder_metadata_missing_row(tmp_path: Path) -> None:
     Image.new("RGB", (4, 4)).save(tmp_path / "cat" / "a.png")
     Image.new("RGB", (4, 4)).save(tmp_path / "cat" / "b.png")
     metadata = pd.DataFrame({"path": ["cat/a.png"], "site": ["x"]})
-    with pytest.raises(vg.VisionGuardError, match=r"no row for 1 images, such as \['cat/b.png'\]"):
+    with pytest.raises(
+        vg.VisionGuardError, match=r"no row for 1 images, such as \['cat/b.png'\]"
+    ):
         vg.EvalSet.from_folder(tmp_path, metadata=metadata)
 
 
@@ -118,7 +136,9 @@ def test_from_folder_missing_root(tmp_path: Path) -> None:
 
 
 def test_groups_cover_every_combination() -> None:
-    metadata = pd.DataFrame({"site": ["a", "a", "b", None], "shift": ["day", "night", "day", "day"]})
+    metadata = pd.DataFrame(
+        {"site": ["a", "a", "b", None], "shift": ["day", "night", "day", "day"]}
+    )
     groups = split_groups(metadata, ["site", "shift"])
     labels = [group.label for group in groups]
     assert labels == [
@@ -136,15 +156,24 @@ def test_groups_cover_every_combination() -> None:
 def test_declared_groups_are_reported_when_absent() -> None:
     metadata = pd.DataFrame({"site": ["a", "a"]})
     groups = split_groups(metadata, "site", groups={"site": ["a", "c"]})
-    assert [(group.label, group.indices.size) for group in groups] == [("site=a", 2), ("site=c", 0)]
+    assert [(group.label, group.indices.size) for group in groups] == [
+        ("site=a", 2),
+        ("site=c", 0),
+    ]
 
 
 def test_model_in_training_mode_is_restored() -> None:
-    model = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(16, 3))
+    model = torch.nn.Sequential(
+        torch.nn.Flatten(), torch.nn.Dropout(0.5), torch.nn.Linear(16, 3)
+    )
     model.train()
     data = vg.EvalSet(torch.rand(8, 1, 4, 4), [0, 1, 2, 0, 1, 2, 0, 1])
     evaluation = Evaluation(vg.Classifier(model), data, device=torch.device("cpu"))
     first = evaluation.predictions().probabilities
-    again = Evaluation(vg.Classifier(model), data, device=torch.device("cpu")).predictions().probabilities
+    again = (
+        Evaluation(vg.Classifier(model), data, device=torch.device("cpu"))
+        .predictions()
+        .probabilities
+    )
     assert np.array_equal(first, again)
     assert model.training

@@ -48,7 +48,11 @@ def test_failure_points_at_test_line(tiny: pytest.Pytester) -> None:
         """
     )
     result = tiny.runpytest()
-    result.stdout.fnmatch_lines(["test_failure_points_at_test_line.py:2: visionguard.assert_accuracy(at_least=0.95)"])
+    result.stdout.fnmatch_lines(
+        [
+            "test_failure_points_at_test_line.py:2: visionguard.assert_accuracy(at_least=0.95)"
+        ]
+    )
     result.stdout.no_fnmatch_line("*guard.py*")
 
 
@@ -84,7 +88,9 @@ def test_accuracy_floor_marker(tiny: pytest.Pytester) -> None:
     )
     result = tiny.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*site=south: accuracy 0.750*threshold >= 0.800: fails"])
+    result.stdout.fnmatch_lines(
+        ["*site=south: accuracy 0.750*threshold >= 0.800: fails"]
+    )
 
 
 def test_marker_runs_after_failing_body(tiny: pytest.Pytester) -> None:
@@ -129,7 +135,9 @@ def test_metric_limit_false_negative_rate(tiny: pytest.Pytester) -> None:
     result = tiny.runpytest()
     result.assert_outcomes(passed=2, failed=1)
     result.stdout.fnmatch_lines(
-        ["*site=south: false_negative_rate[[]cat] 0.286, 95% CI [[]0.117, 0.546], n=14, threshold <= 0.200: fails"]
+        [
+            "*site=south: false_negative_rate[[]cat] 0.286, 95% CI [[]0.117, 0.546], n=14, threshold <= 0.200: fails"
+        ]
     )
 
 
@@ -157,7 +165,9 @@ def test_calibration_gate(tiny: pytest.Pytester) -> None:
     )
     result = tiny.runpytest()
     result.assert_outcomes(passed=2, failed=1)
-    result.stdout.fnmatch_lines(["*site=south: ece 0.150, 95% CI [[]*], n=40, threshold <= 0.100: fails"])
+    result.stdout.fnmatch_lines(
+        ["*site=south: ece 0.150, 95% CI [[]*], n=40, threshold <= 0.100: fails"]
+    )
 
 
 def test_cost_budget_with_review(tiny: pytest.Pytester) -> None:
@@ -197,7 +207,11 @@ def test_cost_budget_with_review(tiny: pytest.Pytester) -> None:
     )
     result = tiny.runpytest()
     result.assert_outcomes(passed=3, failed=1)
-    result.stdout.fnmatch_lines(["*all: review_rate 1.000, 95% CI [[]0.963, 1.000], n=100, threshold <= 0.500: fails"])
+    result.stdout.fnmatch_lines(
+        [
+            "*all: review_rate 1.000, 95% CI [[]0.963, 1.000], n=100, threshold <= 0.500: fails"
+        ]
+    )
 
 
 def test_robustness_matches_direct_corruption(tiny: pytest.Pytester) -> None:
@@ -240,7 +254,9 @@ def test_robustness_gate_fails_on_noise(tiny: pytest.Pytester) -> None:
     )
     result = tiny.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*robustness failed: accuracy drop <= 0.010 under gaussian_noise*"])
+    result.stdout.fnmatch_lines(
+        ["*robustness failed: accuracy drop <= 0.010 under gaussian_noise*"]
+    )
     result.stdout.fnmatch_lines(["*gaussian_noise@5: drop *threshold <= 0.010: fails"])
 
 
@@ -274,7 +290,9 @@ def test_intersectional_groups_list_empty(tiny: pytest.Pytester) -> None:
     )
     result = tiny.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*site=north, shift=night: accuracy nan*n=0*too little data*"])
+    result.stdout.fnmatch_lines(
+        ["*site=north, shift=night: accuracy nan*n=0*too little data*"]
+    )
 
 
 def test_confidence_makes_close_call_inconclusive(tiny: pytest.Pytester) -> None:
@@ -296,7 +314,11 @@ def test_confidence_makes_close_call_inconclusive(tiny: pytest.Pytester) -> None
     )
     result = tiny.runpytest()
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*site=south*inconclusive, counted as a failure (strict); about * more images*"])
+    result.stdout.fnmatch_lines(
+        [
+            "*site=south*inconclusive, counted as a failure (strict); about * more images*"
+        ]
+    )
 
 
 def test_confidence_option_sets_default(tiny: pytest.Pytester) -> None:
@@ -308,3 +330,31 @@ def test_confidence_option_sets_default(tiny: pytest.Pytester) -> None:
     )
     tiny.runpytest().assert_outcomes(failed=1)
     tiny.runpytest("--visionguard-confidence=0.95").assert_outcomes(passed=1)
+
+
+def test_gap_gate_between_sites(tiny: pytest.Pytester) -> None:
+    # Accuracy 0.900 in north and 0.750 in south: a gap of 0.150.
+    tiny.makepyfile(
+        """
+        import pytest
+
+        def test_gap_value(visionguard):
+            result = visionguard.assert_gap("accuracy", at_most=0.2, by="site")
+            gap = result.checks[0]
+            assert gap.group == "site=north vs site=south"
+            assert abs(gap.value - 0.15) < 1e-12
+            assert gap.ci_low < 0.15 < gap.ci_high
+
+        @pytest.mark.max_gap("accuracy", at_most=0.10, by="site")
+        def test_gap_marker(visionguard):
+            pass
+        """
+    )
+    result = tiny.runpytest()
+    result.assert_outcomes(passed=1, failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*max_gap failed: gap in accuracy between groups <= 0.100*",
+            "*site=north vs site=south: accuracy gap 0.150, 95% CI*threshold <= 0.100: fails",
+        ]
+    )

@@ -96,7 +96,9 @@ def test_marker_without_fixture_warns(tiny: pytest.Pytester) -> None:
     )
     result = tiny.runpytest("-W", "default::pytest_visionguard.VisionGuardWarning")
     result.assert_outcomes(passed=1, warnings=1)
-    result.stdout.fnmatch_lines(["*accuracy_floor has no effect on test_forgot_fixture*add visionguard*"])
+    result.stdout.fnmatch_lines(
+        ["*accuracy_floor has no effect on test_forgot_fixture*add visionguard*"]
+    )
 
 
 def test_deselect_robustness_marker(tiny: pytest.Pytester) -> None:
@@ -134,14 +136,16 @@ def test_summary_table_after_run(tiny: pytest.Pytester) -> None:
     result.stdout.fnmatch_lines(
         [
             "*= visionguard gates =*",
-            "test * gate * result * group * figure * value * 95% CI * n * threshold",
-            "*::test_floor * accuracy_floor * FAIL * site=south * accuracy * 0.750 * [[]0.598, 0.858] * 40 * >= 0.800",
-            "*::test_calibrated * calibration * pass * all * ece * 0.060 *100 * <= 0.100",
+            "gate * result * group * figure * value * 95% CI * n * threshold * test",
+            "accuracy_floor * FAIL * site=south * accuracy * 0.750 * [[]0.598, 0.858] * 40 * >= 0.800 *::test_floor",
+            "calibration * pass * all * ece * 0.060 *100 * <= 0.100 *::test_calibrated",
             "2 gates, 1 failed; -v lists every group",
         ]
     )
     verbose = tiny.runpytest("-v")
-    verbose.stdout.fnmatch_lines(["*::test_floor * accuracy_floor * pass * site=north * accuracy * 0.900*"])
+    verbose.stdout.fnmatch_lines(
+        ["*::test_floor * accuracy_floor * pass * site=north * accuracy * 0.900*"]
+    )
 
 
 def test_failed_gate_has_visionguard_section(tiny: pytest.Pytester) -> None:
@@ -250,13 +254,27 @@ def test_auto_device_is_cpu_without_cuda(tiny: pytest.Pytester) -> None:
 @pytest.mark.parametrize(
     ("option", "message"),
     [
-        ("--visionguard-device=tpu", "*invalid device 'tpu'; use auto, cpu, cuda or cuda:N*"),
-        ("--visionguard-batch-size=0", "*--visionguard-batch-size: expected an integer >= 1, got '0'*"),
-        ("--visionguard-seed=abc", "*--visionguard-seed: expected an integer >= 0, got 'abc'*"),
-        ("--visionguard-confidence=95", "*--visionguard-confidence: expected a level in (0, 1)*"),
+        (
+            "--visionguard-device=tpu",
+            "*invalid device 'tpu'; use auto, cpu, cuda or cuda:N*",
+        ),
+        (
+            "--visionguard-batch-size=0",
+            "*--visionguard-batch-size: expected an integer >= 1, got '0'*",
+        ),
+        (
+            "--visionguard-seed=abc",
+            "*--visionguard-seed: expected an integer >= 0, got 'abc'*",
+        ),
+        (
+            "--visionguard-confidence=95",
+            "*--visionguard-confidence: expected a level in (0, 1)*",
+        ),
     ],
 )
-def test_invalid_option_is_usage_error(pytester: pytest.Pytester, option: str, message: str) -> None:
+def test_invalid_option_is_usage_error(
+    pytester: pytest.Pytester, option: str, message: str
+) -> None:
     pytester.makepyfile("def test_nothing():\n    pass\n")
     result = pytester.runpytest(option)
     assert result.ret == pytest.ExitCode.USAGE_ERROR
@@ -280,7 +298,11 @@ def test_cuda_requested_without_cuda(tiny: pytest.Pytester) -> None:
         result.assert_outcomes(passed=1)
     else:
         result.assert_outcomes(failed=1)
-        result.stdout.fnmatch_lines(["*VisionGuardError: --visionguard-device=cuda but torch sees no CUDA device; use auto or cpu"])
+        result.stdout.fnmatch_lines(
+            [
+                "*VisionGuardError: --visionguard-device=cuda but torch sees no CUDA device; use auto or cpu"
+            ]
+        )
 
 
 def test_parametrised_model_fixture(tiny: pytest.Pytester) -> None:
@@ -304,4 +326,6 @@ def test_parametrised_model_fixture(tiny: pytest.Pytester) -> None:
     )
     result = tiny.runpytest("-v")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*test_floor?reader? PASSED*", "*test_floor?scrambled? FAILED*"])
+    result.stdout.fnmatch_lines(
+        ["*test_floor?reader? PASSED*", "*test_floor?scrambled? FAILED*"]
+    )

@@ -45,13 +45,18 @@ def equal_width_bin_index(
 ) -> npt.NDArray[np.int64]:
     """Assign each confidence in [0, 1] to its equal-width bin.
 
-    Bin k holds [k/B, (k+1)/B); the last bin is closed, so 1.0 falls in bin
-    B - 1. `searchsorted` compares against the exact float64 edges, where
-    `floor(c * B)` would round values next to an edge into the wrong bin.
+    Bin k is the interval [k/B, (k+1)/B), except that the last bin is closed,
+    so 1.0 falls in bin B - 1. floor(c·B) alone misplaces values next to an
+    edge because the product rounds (0.8999999999999999 * 10 is 9.0). It is
+    off by at most one bin, so one comparison with each neighbouring float64
+    edge fixes it.
+    This is several times faster than `searchsorted` and gives the same bins.
     """
     edges = equal_width_edges(n_bins)
-    index = np.searchsorted(edges, confidences, side="right") - 1
-    return np.minimum(index, n_bins - 1).astype(np.int64)
+    index = np.minimum((confidences * n_bins).astype(np.int64), n_bins - 1)
+    index -= confidences < edges[index]
+    index += (index < n_bins - 1) & (confidences >= edges[index + 1])
+    return index
 
 
 def equal_mass_cuts(

@@ -1,9 +1,9 @@
 """Argument checks and input conversion shared by the metric functions.
 
-Every public metric converts its inputs here first: numpy arrays, nested
-sequences and torch tensors on any device become float64 or int64 numpy arrays
-on the CPU, and bad input raises `VisionGuardError` with a message that names
-the value and the fix. torch is never imported by this module: a tensor can
+Every public metric converts its inputs here first. Numpy arrays, nested
+sequences and torch tensors on any device become float64 or int64 numpy
+arrays on the CPU. Bad input raises `VisionGuardError` with a message that
+names the value and the fix. This module never imports torch: a tensor can
 only exist once the caller has imported torch, so it is looked up in
 `sys.modules`.
 """
@@ -33,7 +33,7 @@ def to_numpy(value: ArrayInput, name: str) -> npt.NDArray[Any]:
     """Convert `value` to a numpy array on the CPU, keeping its dtype.
 
     A tensor is detached and copied to the CPU. bfloat16, which numpy lacks,
-    becomes float32, which holds every bfloat16 value exactly.
+    becomes float32, which represents every bfloat16 value exactly.
     """
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
@@ -260,9 +260,9 @@ def _check_finite(array: npt.NDArray[np.floating[Any]], name: str) -> None:
 
 
 def _check_unit_interval_rows(probs: npt.NDArray[np.float64]) -> None:
-    outside = (probs < 0.0) | (probs > 1.0)
-    if not outside.any():
+    if probs.size == 0 or (probs.min() >= 0.0 and probs.max() <= 1.0):
         return
+    outside = (probs < 0.0) | (probs > 1.0)
     row, column = (int(i) for i in np.argwhere(outside)[0])
     raise VisionGuardError(
         f"probs row {row} has {float(probs[row, column])!r} in column {column}, but "
@@ -272,7 +272,10 @@ def _check_unit_interval_rows(probs: npt.NDArray[np.float64]) -> None:
 
 
 def _check_rows_sum_to_one(probs: npt.NDArray[np.float64]) -> None:
-    sums = probs.sum(axis=1)
+    # einsum sums short rows about 5x faster than sum(axis=1). A product with
+    # a vector of ones would be as fast but calls BLAS, whose spinning threads
+    # then slow down the caller's next torch operations on a small machine.
+    sums = np.einsum("ij->i", probs)
     bad = np.flatnonzero(np.abs(sums - 1.0) > PROBABILITY_SUM_TOLERANCE)
     if bad.size == 0:
         return

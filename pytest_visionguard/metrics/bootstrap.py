@@ -8,8 +8,9 @@ each sample per resample:
 - `bootstrap_mean_interval`: the mean of a per-sample quantity with few
   distinct values (a per-image cost, 0/1 correctness, a paired difference of
   correctness). Exact.
-- `bootstrap_ece_interval`: the ECE and its other norms. Exact counts, with
-  a moment-matched approximation of the confidence sums.
+- `bootstrap_ece_interval`: the ECE and its other norms. Exact bin counts
+  and accuracies. The confidence sums of cells with more than 64 samples
+  are drawn from a normal with their exact mean and variance.
 - `bootstrap_gap_interval`: the gap between the best and worst group of a
   rate, resampled within each group. Exact.
 
@@ -47,9 +48,9 @@ from pytest_visionguard.metrics._convert import to_numpy
 # costs O(distinct values) per resample instead of O(samples).
 _MULTINOMIAL_MAX_DISTINCT = 1024
 
-# Cells of the ECE bootstrap with at most this many samples have their
-# confidence sums resampled exactly; larger cells use the normal approximation,
-# whose error shrinks as the cell grows.
+# The ECE bootstrap resamples the confidence sums of cells with at most this
+# many samples exactly. Larger cells use the normal approximation, whose error
+# shrinks as the cell grows.
 _EXACT_CELL_SIZE = 64
 
 # Index resampling for the mean works in chunks of about this many indices,
@@ -169,7 +170,8 @@ def bootstrap_mean_interval(
     distinct, counts = np.unique(samples, return_counts=True)
     if distinct.size <= max(_MULTINOMIAL_MAX_DISTINCT, samples.size // 16):
         draws = rng.multinomial(samples.size, counts / samples.size, size=n_resamples)
-        means = draws @ distinct / samples.size
+        # einsum, not a matrix product, so that BLAS threads are not woken.
+        means = np.einsum("ru,u->r", draws, distinct) / samples.size
     else:
         means = _resampled_means(rng, samples, n_resamples)
     return _percentile_interval(means, level)
@@ -188,15 +190,21 @@ def bootstrap_ece_interval(
     """Compute a percentile bootstrap interval for the ECE over equal-width bins.
 
     Samples fall into 2·B cells, one per bin and correctness. A bootstrap
-    resample changes only how many samples each cell holds, and which of the
-    cell's confidences they carry. The cell counts are drawn exactly, from
-    the multinomial distribution with the observed frequencies, so the
-    resampled accuracy of every bin is exact. The sum of the m confidences
-    drawn into a cell is approximated by a normal variable with its exact
-    mean m·μ and variance m·σ² (μ and σ² the mean and population variance of
-    the cell's confidences), clipped to [m·min, m·max]. The result
-    matches the ordinary bootstrap in its first two moments of every cell sum
-    and costs O(B × resamples) after one pass over the data.
+    resample changes only how many samples each cell contains, and which of
+    the cell's confidences they carry. The cell counts are drawn exactly,
+    from the multinomial distribution with the observed frequencies, so the
+    resampled accuracy of every bin is exact.
+
+    For a cell of at most 64 samples, the m confidences drawn into it are
+    resampled exactly. For a larger cell, their sum is drawn from a normal
+    with its exact mean m·μ and variance m·σ² (μ and σ² are the mean and
+    population variance of the cell's confidences), clipped to
+    [m·min, m·max]. That approximation matches the first two moments of the
+    ordinary bootstrap's cell sums, and its error shrinks as cells grow. The
+    cost is O(B × resamples), plus O(resamples) per small cell, after one
+    pass over the data. Against the generic `bootstrap_interval`, endpoints
+    agreed within 3% of the interval width on the tested inputs (300 to
+    2,000 samples, all three norms).
 
     Args:
         probs: N×K class probabilities; each row sums to 1 within 1e-3.
@@ -255,12 +263,11 @@ def bootstrap_gap_interval(
     """Compute a stratified bootstrap interval for the gap between group rates.
 
     The gap is max_g(k_g / n_g) - min_g(k_g / n_g) over the groups g. Each
-    group is resampled on its own, keeping its denominator n_g fixed (its
-    images for accuracy, its positives for recall): resampling n_g outcomes
-    of which k_g are successes gives Binomial(n_g, k_g / n_g) successes,
-    which is drawn directly, so the result is the exact stratified bootstrap
-    distribution in O(groups × resamples). Groups with n_g = 0 have no rate
-    and are left out.
+    group is resampled on its own and keeps its denominator n_g fixed: its
+    images for accuracy, its positives for recall. Resampling n_g outcomes of
+    which k_g are successes gives Binomial(n_g, k_g / n_g) successes. Drawing
+    those directly gives the exact stratified bootstrap distribution in
+    O(groups × resamples). Groups with n_g = 0 have no rate and are left out.
 
     Args:
         successes: k_g per group, integers in [0, n_g].
@@ -445,9 +452,9 @@ def _check_group_counts(
 def _percentile_interval(
     statistics: npt.NDArray[np.float64], level: float
 ) -> tuple[float, float]:
-    kept = statistics[~np.isnan(statistics)]
-    if kept.size == 0:
+    defined = statistics[~np.isnan(statistics)]
+    if defined.size == 0:
         return float("nan"), float("nan")
     tail = (1.0 - level) / 2.0
-    lower, upper = np.quantile(kept, [tail, 1.0 - tail])
+    lower, upper = np.quantile(defined, [tail, 1.0 - tail])
     return float(lower), float(upper)

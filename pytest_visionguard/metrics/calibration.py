@@ -7,7 +7,7 @@ probability against the 0/1 label (scikit-learn's `calibration_curve`,
 torchmetrics' `binary_calibration_error`) give other numbers on the same
 two-class input.
 
-Equal-width bins have edges k/B in float64. Bin k holds [k/B, (k+1)/B) and
+Equal-width bins have edges k/B in float64. Bin k is [k/B, (k+1)/B) and
 the last bin is closed, so a confidence of exactly 1.0 falls in it and 0.0 in
 the first. Confidences are converted to float64 before binning, so a value
 lands in the same bin whether it arrives as float16, float32 or float64 (the
@@ -133,10 +133,10 @@ def adaptive_calibration_error(
     The bin edges are empirical quantiles of the top-label confidences: the
     k-th edge is the order statistic at position floor(k·N / B). A value
     equal to an edge goes to the bin above it, so tied confidences always
-    share a bin, bins whose edges coincide merge, and every sample is counted
-    (when B does not divide N, bin sizes differ by the remainder). Many ties,
-    or fewer samples than bins, give fewer than B bins but never zero. The
-    norms are those of `expected_calibration_error`.
+    share a bin. Bins whose edges coincide merge. Every sample is counted,
+    and when B does not divide N the bin sizes differ by one. Many ties, or
+    fewer samples than bins, give fewer than B bins but never zero. The norms
+    are those of `expected_calibration_error`.
 
     Args:
         probs: N×K class probabilities; each row sums to 1 within 1e-3.
@@ -235,8 +235,8 @@ def reliability_table(
 
     Returns:
         A DataFrame with one row per bin and the columns `bin` (0-based
-        index), `lower` and `upper` (the bin holds [lower, upper), the last
-        bin also its upper edge), `count`, `weight` (count / N), `confidence`
+        index), `lower` and `upper` (the bin is [lower, upper), and the last
+        bin also contains its upper edge), `count`, `weight` (count / N), `confidence`
         (mean top-label confidence), `accuracy`, `gap`
         (|accuracy - confidence|, so that sum(weight · gap) is the ECE) and
         `empty`.

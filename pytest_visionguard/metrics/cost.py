@@ -135,7 +135,7 @@ def expected_cost(
 ) -> float:
     """Compute the mean cost per image, with optional human review.
 
-    The mean of `per_sample_cost`; the arguments are the same.
+    This is the mean of `per_sample_cost`, which takes the same arguments.
 
     Returns:
         The expected cost, or NaN when there are no images.
@@ -189,8 +189,8 @@ def bayes_decision(probs: ArrayInput, cost_matrix: ArrayInput) -> npt.NDArray[np
     """Choose for each image the class with the lowest expected cost.
 
     Predicting j for an image with probabilities p costs sum_i p_i·C[i, j]
-    in expectation; this returns argmin_j of that, with ties going to the
-    lowest class index. With 0-1 costs it is the argmax of p.
+    in expectation. This returns the j that minimises it, and the lowest
+    class index among ties. With 0-1 costs it is the argmax of p.
 
     Args:
         probs: N×K class probabilities; each row sums to 1 within 1e-3.

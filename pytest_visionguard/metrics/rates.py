@@ -114,10 +114,14 @@ def rate_counts(
 ) -> tuple[int, int]:
     """Count the numerator and denominator of a proportion metric.
 
-    With TP, FP, FN and TN counted for `positive` against all other classes:
-    accuracy is correct / all, recall TP / (TP + FN), precision
-    TP / (TP + FP), false_positive_rate FP / (FP + TN), false_negative_rate
-    FN / (TP + FN), and selection_rate (TP + FP) / all.
+    TP, FP, FN and TN count `positive` against all other classes. Then:
+
+    - accuracy is correct / all (and ignores `positive`),
+    - recall is TP / (TP + FN),
+    - precision is TP / (TP + FP),
+    - false_positive_rate is FP / (FP + TN),
+    - false_negative_rate is FN / (TP + FN),
+    - selection_rate is (TP + FP) / all.
 
     Args:
         name: one of `PROPORTION_METRICS`.

@@ -33,10 +33,14 @@ def render_gate_table(result: GateResult, measurement: Measurement) -> str:
         header += f" (decided on {percent(result.confidence)} intervals"
         header += ", strict)" if result.strict else ")"
     rows = [check_cells(check, include_test=None) for check in _as_dicts(result)]
-    return header + "\n" + format_table(_columns(result.confidence, with_test=False), rows)
+    return (
+        header + "\n" + format_table(_columns(result.confidence, with_test=False), rows)
+    )
 
 
-def render_summary(entries: Sequence[tuple[str, dict[str, Any]]], *, verbose: bool) -> list[str]:
+def render_summary(
+    entries: Sequence[tuple[str, dict[str, Any]]], *, verbose: bool
+) -> list[str]:
     """Return the summary lines: one row per gate, or per group with `verbose`.
 
     Args:
@@ -54,19 +58,21 @@ def render_summary(entries: Sequence[tuple[str, dict[str, Any]]], *, verbose: bo
     failed = sum(1 for _, result in entries if not result.get("passed"))
     lines = format_table(_columns(confidence, with_test=True), rows).splitlines()
     count = f"{len(entries)} gate" + ("" if len(entries) == 1 else "s")
-    lines.append(f"{count}, {failed} failed" + ("" if verbose else "; -v lists every group"))
+    lines.append(
+        f"{count}, {failed} failed" + ("" if verbose else "; -v lists every group")
+    )
     return lines
 
 
-def check_cells(check: dict[str, Any], *, include_test: tuple[str, str] | None) -> list[str]:
+def check_cells(
+    check: dict[str, Any], *, include_test: tuple[str, str] | None
+) -> list[str]:
     """Return the table cells of one check."""
     status = check["status"]
     word = _RESULT_WORDS.get(status, status)
     if status in ("inconclusive", "too_small") and not check["passed"]:
         word = word.upper()
-    cells = []
-    if include_test is not None:
-        cells += [include_test[0], include_test[1]]
+    cells = [include_test[1]] if include_test is not None else []
     cells += [
         word,
         str(check["group"]),
@@ -76,6 +82,8 @@ def check_cells(check: dict[str, Any], *, include_test: tuple[str, str] | None) 
         str(check["n"]),
         f"{_SIGNS[check['direction']]} {figure_text(check['threshold'])}",
     ]
+    if include_test is not None:
+        cells.append(include_test[0])
     return cells
 
 
@@ -83,7 +91,9 @@ def format_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     """Return rows under a header, each column padded to its widest cell."""
     widths = [len(column) for column in columns]
     for row in rows:
-        widths = [max(width, len(cell)) for width, cell in zip(widths, row, strict=True)]
+        widths = [
+            max(width, len(cell)) for width, cell in zip(widths, row, strict=True)
+        ]
     lines = [_join(columns, widths)] + [_join(row, widths) for row in rows]
     return "\n".join(lines)
 
@@ -101,8 +111,9 @@ def percent(confidence: float) -> str:
 
 
 def _columns(confidence: float, *, with_test: bool) -> list[str]:
-    columns = ["test", "gate"] if with_test else []
-    return columns + ["result", "group", "figure", "value", f"{percent(confidence)} CI", "n", "threshold"]
+    figures = ["result", "group", "figure", "value", f"{percent(confidence)} CI"]
+    figures += ["n", "threshold"]
+    return ["gate", *figures, "test"] if with_test else figures
 
 
 def _deciding_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -114,10 +125,11 @@ def _deciding_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _margin(check: dict[str, Any]) -> float:
-    value, threshold = check["value"], check["threshold"]
-    if value is None or (isinstance(value, float) and math.isnan(value)):
+    value, threshold = check["value"], float(check["threshold"])
+    if value is None or math.isnan(value):
         return -math.inf
-    return value - threshold if check["direction"] == "at_least" else threshold - value
+    margin = float(value) - threshold
+    return margin if check["direction"] == "at_least" else -margin
 
 
 def _as_dicts(result: GateResult) -> list[dict[str, Any]]:
@@ -127,4 +139,6 @@ def _as_dicts(result: GateResult) -> list[dict[str, Any]]:
 
 
 def _join(cells: Sequence[str], widths: Sequence[int]) -> str:
-    return "  ".join(cell.ljust(width) for cell, width in zip(cells, widths, strict=True)).rstrip()
+    return "  ".join(
+        cell.ljust(width) for cell, width in zip(cells, widths, strict=True)
+    ).rstrip()

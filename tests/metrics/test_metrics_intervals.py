@@ -77,7 +77,7 @@ def test_wilson_intervals_nest_by_confidence():
 
 @pytest.mark.parametrize("n", [20, 100])
 def test_wilson_exact_coverage(n):
-    # Exact coverage: the binomial probability of the k whose interval holds p.
+    # Exact coverage: the binomial probability of the k whose interval contains p.
     ks = np.arange(n + 1)
     low, high = wilson_interval(ks, np.full(n + 1, n))
     coverages = []

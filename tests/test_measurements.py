@@ -1,0 +1,145 @@
+"""Measurement tables computed in-process, checked against hand-computed values."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import pytest_visionguard as vg
+from pytest_visionguard.evaluation import Evaluation
+from pytest_visionguard.guard import VisionGuard
+from pytest_visionguard.metrics import expected_calibration_error
+
+
+class ProbabilityReader(torch.nn.Module):
+    """Returns the class probabilities stored in row 0 of each image."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, 0, 0, :2].double()
+
+
+def _guard(
+    confidences: list[float], correct: list[bool], metadata: pd.DataFrame | None = None
+) -> VisionGuard:
+    labels = np.zeros(len(confidences), dtype=np.int64)
+    images = torch.zeros(len(confidences), 1, 2, 2, dtype=torch.float64)
+    for i, (confidence, right) in enumerate(zip(confidences, correct, strict=True)):
+        first = confidence if right else 1 - confidence
+        images[i, 0, 0, 0] = first
+        images[i, 0, 0, 1] = 1 - first
+    data = vg.EvalSet(images, labels, metadata=metadata, class_names=["yes", "no"])
+    evaluation = Evaluation(
+        vg.Classifier(ProbabilityReader(), outputs="probabilities"),
+        data,
+        device=torch.device("cpu"),
+    )
+    return VisionGuard(evaluation)
+
+
+def test_coverage_by_review_rate() -> None:
+    # Ten images, confidences 0.55 ... 1.0; the two least confident are wrong.
+    confidences = [0.55, 0.6, 0.65, 0.7, 0.75, 0.8, 0.85, 0.9, 0.95, 1.0]
+    correct = [False, False] + [True] * 8
+    guard = _guard(confidences, correct)
+    table = guard.coverage(review_rates=(0.0, 0.1, 0.2, 0.5))
+    assert table.index.names == ["review_target", "group"]
+    assert table.loc[(0.0, "all"), "accuracy"] == 0.8
+    assert table.loc[(0.0, "all"), "review_rate"] == 0.0
+    assert table.loc[(0.1, "all"), "n"] == 9
+    assert table.loc[(0.1, "all"), "accuracy"] == 8 / 9
+    assert table.loc[(0.2, "all"), "accuracy"] == 1.0
+    assert table.loc[(0.2, "all"), "threshold"] == pytest.approx(0.65)
+    assert table.loc[(0.5, "all"), "review_rate"] == 0.5
+
+
+def test_coverage_ties_stay_together() -> None:
+    guard = _guard([0.9] * 10, [True] * 9 + [False])
+    table = guard.coverage(review_rates=(0.3,))
+    assert table.loc[(0.3, "all"), "review_rate"] == 0.0
+
+
+def test_cost_table_shows_bayes_decision() -> None:
+    # A confident "no" (class 1) that is wrong costs 10 under the matrix; the
+    # cost-aware decision picks "yes" whenever p(yes) * 10 > p(no) * 1.
+    guard = _guard([0.8, 0.8, 0.8, 0.8], [True, True, False, False])
+    matrix = [[0, 10], [1, 0]]
+    table = guard.cost(matrix)
+    # Every prediction is "yes" with p = 0.8 or "no" with p = 0.8; the two
+    # wrong ones predict "no" for a true "yes": 2 × 10 / 4 = 5.0.
+    assert table["expected_cost"].iloc[0] == 5.0
+    # Bayes: for p(yes) = 0.2, expected costs are yes 0.8 × 1, no 0.2 × 10: pick
+    # "yes" everywhere, and every true label is "yes", so nothing is lost.
+    assert table["bayes_expected_cost"].iloc[0] == 0.0
+
+
+def test_calibration_reports_temperature_scaling() -> None:
+    rng = np.random.default_rng(3)
+    confidences = list(rng.uniform(0.9, 1.0, size=400))
+    correct = list(rng.random(400) < 0.7)
+    guard = _guard(confidences, correct)
+    table = guard.calibration()
+    row = table.iloc[0]
+    assert row["temperature"] > 1
+    assert row["ece_held_out_scaled"] < row["ece_held_out"]
+    with pytest.raises(
+        vg.GateFailure,
+        match=r"Temperature scaling \(T = [0-9.]+, fitted on a random half",
+    ):
+        guard.assert_calibration(max_ece=0.05)
+
+
+def test_calibration_value_matches_metric() -> None:
+    rng = np.random.default_rng(4)
+    confidences = list(rng.uniform(0.5, 1.0, size=200))
+    correct = list(rng.random(200) < 0.75)
+    guard = _guard(confidences, correct)
+    predictions = guard.predictions()
+    expected = expected_calibration_error(predictions.probabilities, predictions.labels)
+    table = guard.calibration()
+    assert table["ece"].iloc[0] == pytest.approx(expected, abs=1e-12)
+    assert table["ci_low"].iloc[0] <= expected <= table["ci_high"].iloc[0]
+
+
+def test_reliability_keeps_empty_bins() -> None:
+    guard = _guard(
+        [0.55, 0.95, 0.96],
+        [True, True, False],
+        metadata=pd.DataFrame({"s": ["a", "a", "b"]}),
+    )
+    table = guard.reliability(n_bins=10, by="s")
+    assert set(table.index.get_level_values("group")) == {"s=a", "s=b"}
+    first = table.loc["s=a"]
+    assert len(first) == 10
+    assert int(first["empty"].sum()) == 8
+
+
+def test_metric_table_nan_for_undefined_rate() -> None:
+    guard = _guard([0.9, 0.9], [True, True], metadata=pd.DataFrame({"s": ["a", "b"]}))
+    # Every label is "yes" (0), so "no" (1) has no positives: recall is 0/0.
+    table = guard.metric("recall", positive="no", by="s")
+    assert table["n"].tolist() == [0, 0]
+    assert table["recall"].isna().all()
+    with pytest.raises(vg.GateFailure, match="too little data"):
+        guard.assert_metric("recall", positive="no", at_least=0.5, by="s")
+
+
+def test_min_group_size_counts_positives() -> None:
+    guard = _guard([0.9] * 6, [True] * 6, metadata=pd.DataFrame({"s": ["a"] * 6}))
+    result = guard.assert_metric(
+        "recall", positive="yes", at_least=0.5, min_group_size=6
+    )
+    assert result.passed
+    with pytest.raises(
+        vg.GateFailure, match="n=6, threshold >= 0.500: too little data"
+    ):
+        guard.assert_metric("recall", positive="yes", at_least=0.5, min_group_size=7)
+    with pytest.warns(vg.VisionGuardWarning, match="fewer than 7 samples"):
+        guard.assert_metric(
+            "recall",
+            positive="yes",
+            at_least=0.5,
+            min_group_size=7,
+            small_groups="warn",
+        )
