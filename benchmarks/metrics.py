@@ -6,11 +6,11 @@ Run from the repository root:
 
 On the same 100,000 × 10 float32 softmax outputs it times our ECE and
 accuracy against torchmetrics' `multiclass_calibration_error` and
-`multiclass_accuracy` (micro average, that is plain accuracy), and prints the
-ratio of the medians (runs of the two alternate). Then it times the bootstrap intervals (ECE, expected
-cost, accuracy and a group gap) with 1,000 resamples, next to the generic
-per-resample bootstrap for accuracy. Every timing is the median of
-`REPEATS` runs after one warm-up run.
+`multiclass_accuracy` (micro average, that is plain accuracy), alternating
+the runs of the two, and prints the ratio of the medians. Then it times the
+bootstrap intervals (ECE, expected cost, accuracy and a group gap) with 1,000
+resamples, next to the generic per-resample bootstrap for accuracy. Every
+timing is the median of `REPEATS` runs after one warm-up run.
 """
 
 from __future__ import annotations

@@ -7,10 +7,12 @@ later request reads the cached predictions.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
 from dataclasses import field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -20,6 +22,10 @@ from pytest_visionguard.data import EvalSet
 from pytest_visionguard.data import check_labels_in_range
 from pytest_visionguard.errors import VisionGuardError
 from pytest_visionguard.model import Classifier
+from pytest_visionguard.model import model_fingerprint
+
+if TYPE_CHECKING:
+    from pytest_visionguard.cache import PredictionCache
 
 logger = logging.getLogger(__name__)
 
@@ -114,6 +120,8 @@ class Evaluation:
         batch_size: images per forward pass; None uses the classifier's, or
             `DEFAULT_BATCH_SIZE`.
         seed: the seed of every corruption.
+        cache: an on-disk cache that re-runs and pytest-xdist workers share,
+            or None to keep predictions in memory only.
     """
 
     def __init__(
@@ -124,6 +132,7 @@ class Evaluation:
         device: torch.device,
         batch_size: int | None = None,
         seed: int = 0,
+        cache: PredictionCache | None = None,
     ) -> None:
         self.classifier = classifier
         self.data = data
@@ -132,6 +141,7 @@ class Evaluation:
         self.seed = seed
         self.images_seen = 0
         self._cache: dict[tuple[str | None, int | None], Predictions] = {}
+        self.prediction_cache = cache
 
     def predictions(
         self, corruption: str | None = None, severity: int | None = None
@@ -144,8 +154,42 @@ class Evaluation:
         """
         key = _input_key(corruption, severity)
         if key not in self._cache:
-            self._cache[key] = self._run(*key)
+            self._cache[key] = self._load_or_run(*key)
         return self._cache[key]
+
+    @functools.cached_property
+    def data_fingerprint(self) -> str:
+        """The evaluation set's fingerprint (`EvalSet.fingerprint()`), computed once."""
+        from pytest_visionguard.cache import data_fingerprint
+
+        return data_fingerprint(self.data)
+
+    @functools.cached_property
+    def model_fingerprint(self) -> str:
+        """The weights fingerprint (`model.model_fingerprint`), computed once."""
+        return model_fingerprint(self.classifier)
+
+    def _load_or_run(
+        self, corruption: str | None, severity: int | None
+    ) -> Predictions:
+        """Read the predictions from the on-disk cache, or run the model and store them.
+
+        The entry's lock is held while the model runs, so another process
+        that needs the same input waits and then reads it.
+        """
+        cache = self.prediction_cache
+        if cache is None:
+            return self._run(corruption, severity)
+        from pytest_visionguard.cache import prediction_key_parts
+
+        parts = prediction_key_parts(self, corruption, severity)
+        with cache.locked(parts):
+            stored = cache.load(parts)
+            if stored is not None:
+                return self._predictions(*stored, corruption, severity)
+            predictions = self._run(corruption, severity)
+            cache.store(parts, predictions.probabilities, predictions.labels)
+        return predictions
 
     def _run(self, corruption: str | None, severity: int | None) -> Predictions:
         label = (
@@ -166,6 +210,15 @@ class Evaluation:
         finally:
             if module is not None and was_training:
                 module.train()
+        return self._predictions(probabilities, labels, corruption, severity)
+
+    def _predictions(
+        self,
+        probabilities: np.ndarray,
+        labels: np.ndarray,
+        corruption: str | None,
+        severity: int | None,
+    ) -> Predictions:
         return Predictions(
             probabilities=probabilities,
             labels=labels,

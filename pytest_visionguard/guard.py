@@ -477,6 +477,110 @@ class VisionGuard:
             "robustness", description, by, measurement, checks, decision
         )
 
+    def assert_no_regression(
+        self,
+        name: str = "accuracy",
+        *,
+        by: str | Sequence[str] | None = None,
+        tolerance: float = 0.01,
+        positive: int | str | None = None,
+        groups: Groups = None,
+        corruption: str | None = None,
+        severity: int | None = None,
+        confidence: float | None = _UNSET,
+        strict: bool = False,
+        min_group_size: int | None = None,
+        small_groups: str | None = None,
+        correction: str | None = None,
+        paired: bool = False,
+    ) -> GateResult:
+        """Require no group to be worse than in the baseline file by more than `tolerance`.
+
+        Worse is lower for accuracy, recall, precision and F1, higher for the
+        false positive and false negative rates, and either way for
+        selection_rate. Under pytest the baseline file is
+        `--visionguard-baseline`; `--visionguard-update-baseline` records
+        missing and failing entries and `--visionguard-regenerate-baseline`
+        every entry, and a gate whose entry was recorded passes.
+
+        Args:
+            name: the rate metric, as in `assert_metric`.
+            by: metadata column(s) that define the groups.
+            tolerance: the largest allowed change in the worse direction.
+            positive: the class (index or name) of a per-class metric.
+            groups: values each column must contain, even when absent.
+            corruption: compare the figure under this corruption instead of
+                on clean images.
+            severity: the corruption's severity, 1 to 5.
+            confidence: with a level, decide on the interval of the change
+                from the baseline, as the other gates decide on intervals.
+            strict: with `confidence`, pass only when the whole interval
+                passes.
+            min_group_size: the fewest samples a group's figure may use.
+            small_groups: what smaller groups do: "fail", "warn" or "skip".
+            correction: "holm" to control the family-wise error over the
+                groups, with `confidence`.
+            paired: store each image's outcome in the baseline and compare
+                the same images with McNemar's exact test, which detects
+                smaller changes than comparing two rates; it matters when
+                `confidence` is set.
+
+        Raises:
+            GateFailure: when a group is worse than its baseline by more than
+                `tolerance`, or the baseline has no entry for the figure (the
+                message gives the command that records it).
+        """
+        __tracebackhide__ = True
+        from pytest_visionguard import regression
+        from pytest_visionguard.baselines import binding_for
+        from pytest_visionguard.errors import GateFailure
+
+        tolerance = regression.check_regression_arguments(name, tolerance, paired)
+        binding = binding_for(self)
+        decision = self._decision(
+            confidence, strict, min_group_size, small_groups, correction
+        )
+
+        predictions = self.predictions(corruption, severity)
+        measurement = measure_rate(
+            predictions,
+            name,
+            by=by,
+            positive=positive,
+            intervals=self._intervals(decision),
+            groups=groups,
+        )
+
+        spec, current = regression.describe_run(
+            self.evaluation,
+            predictions,
+            measurement,
+            by=by,
+            positive=positive,
+            groups=groups,
+            tolerance=tolerance,
+            paired=paired,
+        )
+        comparison = regression.compare_with_baseline(spec, current, binding, decision)
+
+        result = GateResult(
+            gate="no_regression",
+            description=regression.describe_regression_gate(spec),
+            by=spec.by,
+            checks=comparison.checks,
+            confidence=measurement.confidence,
+            decided_by_interval=decision.confidence is not None,
+            strict=decision.strict,
+        )
+        if self._recorder is not None:
+            self._recorder(result, measurement)
+        binding.emit(comparison.outcome)
+        warn_small_groups(result, decision)
+        if not result.passed:
+            message = comparison.message(result, binding.session.path)
+            raise GateFailure(message, result=result)
+        return result
+
     # Steps shared by the gates
 
     def _decision(
@@ -731,7 +835,10 @@ def _limits_text(figure: str, limits: list[tuple[Direction, float]]) -> str:
 
 
 def _check_severities(severities: int | Sequence[int]) -> tuple[int, ...]:
-    levels = (severities,) if isinstance(severities, int) else tuple(severities)
+    if isinstance(severities, str) or not isinstance(severities, Sequence):
+        levels: tuple[Any, ...] = (severities,)
+    else:
+        levels = tuple(severities)
     for level in levels:
         if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
             raise VisionGuardError(

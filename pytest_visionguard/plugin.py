@@ -10,6 +10,7 @@ import json
 from collections.abc import Generator
 from dataclasses import dataclass
 from dataclasses import field
+from pathlib import Path
 from typing import TYPE_CHECKING
 from typing import Any
 
@@ -25,6 +26,8 @@ from pytest_visionguard.reporting.terminal import render_gate_table
 from pytest_visionguard.reporting.terminal import render_summary
 
 if TYPE_CHECKING:
+    from pytest_visionguard.baselines import BaselineSummary
+    from pytest_visionguard.cache import PredictionCache
     from pytest_visionguard.evaluation import Evaluation
     from pytest_visionguard.gates import GateResult
     from pytest_visionguard.guard import VisionGuard
@@ -69,6 +72,12 @@ GATE_MARKERS: dict[str, tuple[str, str]] = {
         "cost_budget(cost_matrix, at_most, by=None, review_below=None, "
         "review_cost=None, max_review_rate=None): fail when the expected cost per "
         "image exceeds at_most, e.g. cost_budget([[0, 5], [1, 0]], at_most=0.2)",
+    ),
+    "no_regression": (
+        "assert_no_regression",
+        "no_regression(name='accuracy', by=None, tolerance=0.01, positive=None, "
+        "paired=False, ...): fail when a group is worse than in the baseline file "
+        "by more than tolerance, e.g. no_regression(by='site', tolerance=0.02)",
     ),
 }
 
@@ -163,6 +172,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
             help=help_text,
         )
         parser.addini(ini_name, help_text, default=default)
+    _add_file_options(group, parser)
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -175,11 +185,15 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     try:
         options = _read_options(config)
+        file_options = _read_file_options(config)
     except VisionGuardError as error:
         raise pytest.UsageError(str(error)) from None
     state = PluginState(options)
     config.stash[STATE_KEY] = state
     config.pluginmanager.register(SummaryCollector(state), "visionguard-summary")
+    files = RunFiles(config, file_options, state)
+    config.stash[FILES_KEY] = files
+    config.pluginmanager.register(files, "visionguard-files")
 
 
 def pytest_collection_modifyitems(
@@ -242,7 +256,9 @@ class SummaryCollector:
             return
         for name, value in report.user_properties:
             if name == USER_PROPERTY:
-                self.state.summary.append((report.nodeid, json.loads(str(value))))
+                result = json.loads(str(value))
+                result["expected_failure"] = hasattr(report, "wasxfail")
+                self.state.summary.append((report.nodeid, result))
 
     def pytest_terminal_summary(
         self, terminalreporter: Any, config: pytest.Config
@@ -262,7 +278,8 @@ def guard_for_item(item: pytest.Item, model: Any, data: Any) -> VisionGuard:
     from pytest_visionguard.guard import VisionGuard
 
     state = item.config.stash[STATE_KEY]
-    evaluation = _evaluation_for(state, model, data)
+    cache = item.config.stash[FILES_KEY].prediction_cache()
+    evaluation = _evaluation_for(state, model, data, cache)
     options = state.options
     settings = GuardSettings(
         confidence=options.confidence,
@@ -275,10 +292,14 @@ def guard_for_item(item: pytest.Item, model: Any, data: Any) -> VisionGuard:
         item.user_properties.append((USER_PROPERTY, result.to_json()))
         item.stash.setdefault(RESULTS_KEY, []).append((result, measurement))
 
-    return VisionGuard(evaluation, settings=settings, recorder=record)
+    guard = VisionGuard(evaluation, settings=settings, recorder=record)
+    _bind_baseline(item, guard)
+    return guard
 
 
-def _evaluation_for(state: PluginState, model: Any, data: Any) -> Evaluation:
+def _evaluation_for(
+    state: PluginState, model: Any, data: Any, cache: PredictionCache | None = None
+) -> Evaluation:
     from pytest_visionguard.data import EvalSet
     from pytest_visionguard.evaluation import Evaluation
     from pytest_visionguard.evaluation import resolve_device
@@ -300,6 +321,7 @@ def _evaluation_for(state: PluginState, model: Any, data: Any) -> Evaluation:
         device=resolve_device(options.device),
         batch_size=options.batch_size,
         seed=options.seed,
+        cache=cache,
     )
     state.evaluations[key] = (model, data, evaluation)
     return evaluation
@@ -454,3 +476,319 @@ def _parse_choice(option: str, text: str, choices: tuple[str, ...]) -> str:
             f"--visionguard-{option}: expected one of {', '.join(choices)}, got {text!r}"
         )
     return text
+
+
+# Baselines, the prediction cache and report files
+
+BASELINE_PROPERTY = "visionguard_baseline"
+FILES_KEY = pytest.StashKey["RunFiles"]()
+REPORT_SUFFIXES = (".json", ".md", ".html")
+
+
+@dataclass(frozen=True)
+class FileOptions:
+    """Where the plugin reads and writes files, command line over ini.
+
+    Attributes:
+        baseline: the baseline file.
+        baseline_option: the `--visionguard-baseline` argument that chose
+            the file on the command line, repeated in the commands that
+            messages suggest; "" otherwise.
+        baseline_mode: "compare", "update" or "regenerate".
+        cache_dir: the prediction cache directory, or None for the default
+            inside pytest's cache directory.
+        no_cache: whether the on-disk prediction cache is off.
+        reports: the report files, each in the format its suffix names.
+    """
+
+    baseline: Path
+    baseline_option: str = ""
+    baseline_mode: str = "compare"
+    cache_dir: Path | None = None
+    no_cache: bool = False
+    reports: tuple[Path, ...] = ()
+
+
+def _add_file_options(group: Any, parser: pytest.Parser) -> None:
+    group.addoption(
+        "--visionguard-baseline",
+        dest="visionguard_baseline",
+        metavar="PATH",
+        default=None,
+        help="baseline file of the no_regression gates "
+        "(default: visionguard-baseline.json in the rootdir)",
+    )
+    parser.addini("visionguard_baseline", "baseline file of the no_regression gates")
+    for name, help_text in (
+        (
+            "update-baseline",
+            "record the baseline entries that are missing or failing; the gates "
+            "whose entries are recorded pass",
+        ),
+        (
+            "regenerate-baseline",
+            "record every baseline entry that a gate of this run checks",
+        ),
+        ("no-cache", "keep predictions in memory only, without the on-disk cache"),
+    ):
+        dest = "visionguard_" + name.replace("-", "_")
+        group.addoption(
+            f"--visionguard-{name}",
+            dest=dest,
+            action="store_true",
+            default=False,
+            help=help_text,
+        )
+        parser.addini(dest, help_text, type="bool", default=False)
+    group.addoption(
+        "--visionguard-cache-dir",
+        dest="visionguard_cache_dir",
+        metavar="DIR",
+        default=None,
+        help="directory of the on-disk prediction cache that re-runs and "
+        "pytest-xdist workers share (default: in pytest's cache directory, else "
+        ".visionguard-cache in the rootdir)",
+    )
+    parser.addini("visionguard_cache_dir", "directory of the prediction cache")
+    group.addoption(
+        "--visionguard-report",
+        dest="visionguard_report",
+        metavar="PATH",
+        action="append",
+        default=None,
+        help="write a report of every gate to PATH; the suffix .json, .md or "
+        ".html picks the format; repeat the option for several reports",
+    )
+    parser.addini(
+        "visionguard_report", "report files, one per line", type="linelist", default=[]
+    )
+
+
+def _read_file_options(config: pytest.Config) -> FileOptions:
+    def flag(name: str) -> bool:
+        return bool(config.getoption(name)) or bool(config.getini(name))
+
+    update = flag("visionguard_update_baseline")
+    regenerate = flag("visionguard_regenerate_baseline")
+    if update and regenerate:
+        raise VisionGuardError(
+            "--visionguard-update-baseline and --visionguard-regenerate-baseline "
+            "exclude each other; pass one of them"
+        )
+    baseline = _option_path(config, "visionguard_baseline")
+    option_text = config.getoption("visionguard_baseline")
+    return FileOptions(
+        baseline=baseline or config.rootpath / "visionguard-baseline.json",
+        baseline_option=f"--visionguard-baseline={option_text}" if option_text else "",
+        baseline_mode="regenerate" if regenerate else "update" if update else "compare",
+        cache_dir=_option_path(config, "visionguard_cache_dir"),
+        no_cache=flag("visionguard_no_cache"),
+        reports=_report_paths(config),
+    )
+
+
+def _option_path(config: pytest.Config, name: str) -> Path | None:
+    """Return an option's path: from the command line relative to the invocation
+    directory, else from the ini file relative to the ini file's directory."""
+    value = config.getoption(name)
+    if value:
+        return config.invocation_params.dir / str(value)
+    text = str(config.getini(name) or "").strip()
+    return _ini_directory(config) / text if text else None
+
+
+def _ini_directory(config: pytest.Config) -> Path:
+    return config.inipath.parent if config.inipath else config.rootpath
+
+
+def _report_paths(config: pytest.Config) -> tuple[Path, ...]:
+    given = config.getoption("visionguard_report")
+    if given:
+        paths = [config.invocation_params.dir / str(value) for value in given]
+    else:
+        lines = [str(line).strip() for line in config.getini("visionguard_report")]
+        paths = [_ini_directory(config) / line for line in lines if line]
+    for path in paths:
+        if path.suffix.lower() not in REPORT_SUFFIXES:
+            raise VisionGuardError(
+                f"--visionguard-report: unknown report format {path.name!r}; use a "
+                "path ending in .json, .md or .html"
+            )
+    return tuple(paths)
+
+
+def _bind_baseline(item: pytest.Item, guard: VisionGuard) -> None:
+    from pytest_visionguard.baselines import BaselineBinding
+    from pytest_visionguard.baselines import EntryOutcome
+    from pytest_visionguard.baselines import bind_baseline
+
+    def send(outcome: EntryOutcome) -> None:
+        payload = json.dumps(outcome.to_json(), sort_keys=True, separators=(",", ":"))
+        item.user_properties.append((BASELINE_PROPERTY, payload))
+
+    files = item.config.stash[FILES_KEY]
+    binding = BaselineBinding(
+        files.baseline_session, test=item.nodeid, params=_parameter_ids(item), send=send
+    )
+    bind_baseline(guard, binding)
+
+
+def _parameter_ids(item: pytest.Item) -> dict[str, str]:
+    """Return name -> id of the test's parameters, part of every baseline entry key.
+
+    A parameter that is a string, number, bool or None is written as itself;
+    any other value by its position in the parameter list, as `#0`.
+    """
+    callspec = getattr(item, "callspec", None)
+    params: dict[str, object] = getattr(callspec, "params", None) or {}
+    indices: dict[str, int] = getattr(callspec, "indices", None) or {}
+    ids = {}
+    for name, value in params.items():
+        if value is None or isinstance(value, str | int | float | bool):
+            ids[name] = str(value)
+        else:
+            ids[name] = f"#{indices.get(name, 0)}"
+    return ids
+
+
+class RunFiles:
+    """Writes the baseline file and the reports once per run, on the controller.
+
+    Each regression gate sends its baseline outcome (and any entry it
+    recorded) in the test report's `user_properties`, under the name
+    `visionguard_baseline`; pytest-xdist carries those to the controller,
+    which writes the baseline file once in `pytest_sessionfinish`.
+    """
+
+    def __init__(
+        self, config: pytest.Config, options: FileOptions, state: PluginState
+    ) -> None:
+        from pytest_visionguard.baselines import BaselineSession
+
+        self.config = config
+        self.options = options
+        self.state = state
+        self.baseline_session = BaselineSession(
+            options.baseline,
+            options.baseline_mode,  # type: ignore[arg-type]
+            path_option=options.baseline_option,
+        )
+        self.outcomes: list[Any] = []
+        self.order: dict[str, int] = {}
+        self.baseline: BaselineSummary | None = None
+        self.written_reports: list[Path] = []
+        self.errors: list[str] = []
+        self._cache: PredictionCache | None = None
+
+    def prediction_cache(self) -> PredictionCache | None:
+        """Return the on-disk prediction cache, or None when it is off."""
+        if self.options.no_cache:
+            return None
+        if self._cache is None:
+            from pytest_visionguard.cache import DEFAULT_CACHE_NAME
+            from pytest_visionguard.cache import PredictionCache
+
+            directory = self.options.cache_dir
+            pytest_cache = getattr(self.config, "cache", None)
+            if directory is None and pytest_cache is not None:
+                directory = pytest_cache.mkdir("visionguard-predictions")
+            if directory is None:
+                directory = self.config.rootpath / DEFAULT_CACHE_NAME
+            self._cache = PredictionCache(directory)
+        return self._cache
+
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self.order = {item.nodeid: index for index, item in enumerate(session.items)}
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        # Every worker collects the same tests; the first list sets the order.
+        if not self.order:
+            self.order = {nodeid: index for index, nodeid in enumerate(ids)}
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        from pytest_visionguard.baselines import EntryOutcome
+
+        if report.when != "call" or hasattr(self.config, "workerinput"):
+            return
+        for name, value in report.user_properties:
+            if name == BASELINE_PROPERTY:
+                payload = json.loads(str(value))
+                self.outcomes.append(EntryOutcome.from_json(payload, report.nodeid))
+
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        from pytest_visionguard.baselines import finish_run
+
+        if hasattr(self.config, "workerinput"):
+            return
+        interrupted = exitstatus in (
+            pytest.ExitCode.INTERRUPTED,
+            pytest.ExitCode.INTERNAL_ERROR,
+        )
+        if self.outcomes or self.options.baseline.exists():
+            self.baseline = finish_run(
+                self.baseline_session, self.outcomes, write=not interrupted
+            )
+        self._write_reports()
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(
+        self, terminalreporter: Any, config: pytest.Config
+    ) -> None:
+        if hasattr(config, "workerinput"):
+            return
+        lines = list(self.errors)
+        if self.baseline is not None:
+            lines += self.baseline.lines(
+                shown_path=_shown_path(config, self.baseline.path),
+                verbose=config.get_verbosity() > 0,
+            )
+        lines += [
+            f"wrote report {_shown_path(config, path)}" for path in self.written_reports
+        ]
+        if lines:
+            terminalreporter.write_sep("-", "visionguard files")
+            for line in lines:
+                terminalreporter.write_line(line)
+
+    def _write_reports(self) -> None:
+        import os
+
+        from pytest_visionguard.reporting.json_report import build_report
+        from pytest_visionguard.reporting.json_report import write_report
+        from pytest_visionguard.reporting.markdown import append_step_summary
+
+        step_summary = os.environ.get("GITHUB_STEP_SUMMARY", "").strip()
+        if not self.options.reports and not step_summary:
+            return
+        if not self.state.summary and self.baseline is None:
+            return
+        report = build_report(
+            self.state.summary,
+            order=self.order,
+            baseline=self.baseline,
+            options=self.state.options,
+            rootpath=self.config.rootpath,
+        )
+        for path in self.options.reports:
+            try:
+                write_report(path, report)
+            except OSError as error:
+                self.errors.append(f"error: could not write report {path}: {error}")
+            else:
+                self.written_reports.append(path)
+        if step_summary:
+            try:
+                append_step_summary(Path(step_summary), report)
+            except OSError as error:
+                self.errors.append(
+                    f"error: could not append to GITHUB_STEP_SUMMARY {step_summary}: "
+                    f"{error}"
+                )
+
+
+def _shown_path(config: pytest.Config, path: Path) -> str:
+    try:
+        return str(path.relative_to(config.rootpath))
+    except ValueError:
+        return str(path)

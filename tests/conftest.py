@@ -35,14 +35,15 @@ class PixelReader(torch.nn.Module):
     def forward(self, x):
         self.images_seen += x.shape[0]
         predicted = (x[:, 0, 0, 0] * 10).round().long().clamp(0, NUM_CLASSES - 1)
-        confidence = x[:, 0, 0, 1].double()
+        # Corruptions may push the pixel to 0 or 1; keep every log finite.
+        confidence = x[:, 0, 0, 1].double().clamp(0.01, 0.99)
         rest = (1 - confidence) / (NUM_CLASSES - 1)
         probs = rest[:, None].repeat(1, NUM_CLASSES)
         probs[torch.arange(len(x)), predicted] = confidence
         return torch.log(probs)
 
 
-def make_images(predicted, confidence, size=4):
+def make_images(predicted, confidence, size=8):
     images = torch.full((len(predicted), 1, size, size), 0.5)
     images[:, 0, 0, 0] = torch.tensor(predicted, dtype=torch.float32) / 10
     images[:, 0, 0, 1] = torch.tensor(confidence, dtype=torch.float32)

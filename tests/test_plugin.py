@@ -144,7 +144,7 @@ def test_summary_table_after_run(tiny: pytest.Pytester) -> None:
     )
     verbose = tiny.runpytest("-v")
     verbose.stdout.fnmatch_lines(
-        ["*::test_floor * accuracy_floor * pass * site=north * accuracy * 0.900*"]
+        ["accuracy_floor * pass * site=north * accuracy * 0.900 *::test_floor"]
     )
 
 
@@ -328,4 +328,26 @@ def test_parametrised_model_fixture(tiny: pytest.Pytester) -> None:
     result.assert_outcomes(passed=1, failed=1)
     result.stdout.fnmatch_lines(
         ["*test_floor?reader? PASSED*", "*test_floor?scrambled? FAILED*"]
+    )
+
+
+def test_summary_marks_expected_failures(tiny: pytest.Pytester) -> None:
+    tiny.makepyfile(
+        """
+        import pytest
+        from pytest_visionguard import GateFailure
+
+        @pytest.mark.xfail(strict=True, raises=GateFailure, reason="south is weak")
+        @pytest.mark.accuracy_floor(at_least=0.80, by="site")
+        def test_floor(visionguard):
+            pass
+        """
+    )
+    result = tiny.runpytest()
+    result.assert_outcomes(xfailed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "accuracy_floor * xfail * site=south * accuracy * 0.750*",
+            "1 gate, 0 failed, 1 failed as expected (xfail); -v lists every group",
+        ]
     )

@@ -42,13 +42,23 @@ def border_index(
     raise ValueError(f"unknown border mode {mode!r}")
 
 
+_TORCH_PAD_MODES = {"nearest": "replicate", "mirror": "reflect", "wrap": "circular"}
+
+
 def pad(x: torch.Tensor, pad_h: int, pad_w: int, mode: str) -> torch.Tensor:
     """Pad the last two axes by `pad_h` rows and `pad_w` columns on each side."""
+    if not pad_h and not pad_w:
+        return x
+    h, w = x.shape[-2:]
+    torch_mode = _TORCH_PAD_MODES.get(mode)
+    fits = mode == "nearest" or (pad_h < h and pad_w < w)
+    if torch_mode is not None and fits and x.dim() == 4:
+        return F.pad(x, (pad_w, pad_w, pad_h, pad_h), mode=torch_mode)
     if pad_h:
-        rows = border_index(x.shape[-2], pad_h, pad_h, mode, x.device)
+        rows = border_index(h, pad_h, pad_h, mode, x.device)
         x = x.index_select(-2, rows)
     if pad_w:
-        columns = border_index(x.shape[-1], pad_w, pad_w, mode, x.device)
+        columns = border_index(w, pad_w, pad_w, mode, x.device)
         x = x.index_select(-1, columns)
     return x
 
@@ -67,15 +77,11 @@ def separable_filter(
     x: torch.Tensor, kernel_h: torch.Tensor, kernel_w: torch.Tensor, mode: str
 ) -> torch.Tensor:
     """Correlate each channel with `kernel_h` down the rows and `kernel_w` across."""
-    n, c, h, w = x.shape
-    flat = x.reshape(n * c, 1, h, w)
-    radius_w = kernel_w.numel() // 2
-    if radius_w:
-        flat = F.conv2d(pad(flat, 0, radius_w, mode), kernel_w.view(1, 1, 1, -1))
-    radius_h = kernel_h.numel() // 2
-    if radius_h:
-        flat = F.conv2d(pad(flat, radius_h, 0, mode), kernel_h.view(1, 1, -1, 1))
-    return flat.reshape(n, c, h, w)
+    if kernel_w.numel() > 1:
+        x = filter2d(x, kernel_w.view(1, -1), mode)
+    if kernel_h.numel() > 1:
+        x = filter2d(x, kernel_h.view(-1, 1), mode)
+    return x
 
 
 def gaussian_filter(
@@ -100,13 +106,69 @@ def gaussian_attenuation(sigma: float, truncate: float) -> float:
     return float((kernel**2).sum())
 
 
+_SHIFTED_SUM_LIMIT = 9
+"""Kernels with at most this many taps are applied as a sum of shifted images."""
+
+_DIRECT_KERNEL_LIMIT = 13 * 13
+"""Kernels with more taps than this are applied through the FFT."""
+
+
 def filter2d(x: torch.Tensor, kernel: torch.Tensor, mode: str) -> torch.Tensor:
-    """Correlate each channel with an odd-sized 2-D kernel (as `cv2.filter2D`)."""
+    """Correlate each channel with an odd-sized 2-D kernel (as `cv2.filter2D`).
+
+    Small kernels run as a sum of shifted images, mid-sized ones as a grouped
+    convolution, large ones through the FFT: whichever is fastest on a CPU.
+    """
     n, c, h, w = x.shape
     kh, kw = kernel.shape
-    flat = pad(x.reshape(n * c, 1, h, w), kh // 2, kw // 2, mode)
-    weight = kernel.to(dtype=x.dtype, device=x.device).view(1, 1, kh, kw)
-    return F.conv2d(flat, weight).reshape(n, c, h, w)
+    padded = pad(x.reshape(1, n * c, h, w), kh // 2, kw // 2, mode)
+    weight = kernel.to(dtype=x.dtype, device=x.device)
+    if kernel.numel() <= _SHIFTED_SUM_LIMIT:
+        taps = weight.tolist()
+        out = torch.zeros_like(padded[..., :h, :w])
+        for i in range(kh):
+            for j in range(kw):
+                if taps[i][j]:
+                    out.add_(padded[..., i : i + h, j : j + w], alpha=taps[i][j])
+        return out.reshape(n, c, h, w)
+    if kernel.numel() <= _DIRECT_KERNEL_LIMIT:
+        weights = weight.view(1, 1, kh, kw).expand(n * c, 1, kh, kw)
+        return F.conv2d(padded, weights, groups=n * c).reshape(n, c, h, w)
+    return _fft_correlate(padded, weight, h, w).reshape(n, c, h, w)
+
+
+def dilate(mask: torch.Tensor, shape: str) -> torch.Tensor:
+    """Return the maximum of each pixel's 3×3 "square" or "plus" neighbourhood."""
+    padded = F.pad(mask, (1, 1, 1, 1), mode="replicate")
+    h, w = mask.shape[-2:]
+    rows = torch.maximum(padded[..., 0:h, 1 : w + 1], padded[..., 2 : h + 2, 1 : w + 1])
+    if shape == "plus":
+        columns = torch.maximum(padded[..., 1 : h + 1, 0:w], padded[..., 1 : h + 1, 2:])
+        return torch.maximum(torch.maximum(rows, columns), mask)
+    middle = torch.maximum(rows, mask)
+    padded = F.pad(middle, (1, 1, 0, 0), mode="replicate")
+    return torch.maximum(
+        torch.maximum(padded[..., 0:w], padded[..., 2:]), padded[..., 1 : w + 1]
+    )
+
+
+def _fft_correlate(
+    padded: torch.Tensor, kernel: torch.Tensor, h: int, w: int
+) -> torch.Tensor:
+    """Return the valid correlation of padded planes with a kernel, by FFT."""
+    kh, kw = kernel.shape
+    size = (_fft_size(padded.shape[-2]), _fft_size(padded.shape[-1]))
+    spectrum = torch.fft.rfft2(padded, s=size)
+    flipped = torch.zeros(size, dtype=kernel.dtype, device=kernel.device)
+    flipped[:kh, :kw] = kernel.flip(0, 1)
+    product = spectrum * torch.fft.rfft2(flipped)
+    full: torch.Tensor = torch.fft.irfft2(product, s=size)
+    return full[..., kh - 1 : kh - 1 + h, kw - 1 : kw - 1 + w]
+
+
+def _fft_size(length: int) -> int:
+    """Return a length of at least `length` whose FFT is fast (a multiple of 32)."""
+    return -(-length // 32) * 32
 
 
 def box_filter3(x: torch.Tensor, mode: str = "mirror") -> torch.Tensor:
@@ -129,7 +191,12 @@ def color_tensor(
     """Return a colour as a 1×C×1×1 tensor; one channel gets its luma."""
     values = list(rgb)
     if channels == 1:
-        values = [sum(w * v for w, v in zip(GRAY_WEIGHTS_IMAGECORRUPTIONS, values))]
+        values = [
+            sum(
+                w * v
+                for w, v in zip(GRAY_WEIGHTS_IMAGECORRUPTIONS, values, strict=True)
+            )
+        ]
     return torch.tensor(values, dtype=like.dtype, device=like.device).view(1, -1, 1, 1)
 
 
@@ -189,8 +256,8 @@ def motion_line_taps(
     reference does, without renormalising.
     """
     offsets = torch.arange(width, dtype=torch.float64)
-    weights = torch.exp(-(offsets**2) / (2 * sigma**2))
-    weights = (weights / weights.sum()).tolist()
+    gaussian = torch.exp(-(offsets**2) / (2 * sigma**2))
+    weights: list[float] = (gaussian / gaussian.sum()).tolist()
     radians = math.radians(angle_degrees)
     point = (width * math.sin(radians), width * math.cos(radians))
     hypot = math.hypot(*point)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import torch
 
 from pytest_visionguard.corruptions._random import poisson
+from pytest_visionguard.corruptions._random import poisson_of_levels
 from pytest_visionguard.corruptions._registry import CorruptionContext
 from pytest_visionguard.corruptions._registry import register
 
@@ -59,8 +60,14 @@ def shot_noise(
     more noise. Size-independent.
     """
     n = images.shape[0]
-    rates = images.reshape(n, -1) * photons
-    counts = poisson(context.rng, 0, rates, images.dtype)
+    levels = torch.round(images * 255)
+    if torch.equal(levels / 255, images):
+        # 8-bit images (the usual case) draw through a table of their 256 rates.
+        flat = levels.reshape(n, -1).to(torch.int64)
+        counts = poisson_of_levels(context.rng, 0, flat, photons).to(images.dtype)
+    else:
+        rates = images.reshape(n, -1) * photons
+        counts = poisson(context.rng, 0, rates, images.dtype)
     return (counts / photons).view_as(images)
 
 

@@ -36,6 +36,8 @@ from pytest_visionguard.metrics.rates import rate_value
 from pytest_visionguard.metrics.scoring import NLL_EPSILON
 from pytest_visionguard.metrics.scoring import brier_score
 from pytest_visionguard.metrics.scoring import negative_log_likelihood
+from pytest_visionguard.metrics.temperature import apply_temperature
+from pytest_visionguard.metrics.temperature import fit_temperature
 
 __all__ = [
     "NLL_EPSILON",
@@ -46,6 +48,7 @@ __all__ = [
     "RELIABILITY_COLUMNS",
     "accuracy",
     "adaptive_calibration_error",
+    "apply_temperature",
     "bayes_decision",
     "bootstrap_ece_interval",
     "bootstrap_gap_interval",
@@ -57,6 +60,7 @@ __all__ = [
     "confusion_matrix",
     "expected_calibration_error",
     "expected_cost",
+    "fit_temperature",
     "maximum_calibration_error",
     "negative_log_likelihood",
     "per_sample_cost",

@@ -35,6 +35,8 @@ def to_numpy(value: ArrayInput, name: str) -> npt.NDArray[Any]:
     A tensor is detached and copied to the CPU. bfloat16, which numpy lacks,
     becomes float32, which represents every bfloat16 value exactly.
     """
+    # NOTE: CUDA tensors take this path too (numpy(force=True) copies them to
+    # the CPU), but only a test that is skipped without a GPU exercises it.
     torch = sys.modules.get("torch")
     if torch is not None and isinstance(value, torch.Tensor):
         if value.dtype == torch.bfloat16:
@@ -93,7 +95,7 @@ def as_int64(value: ArrayInput, name: str) -> npt.NDArray[np.int64]:
 
 
 def check_probabilities(probs: ArrayInput) -> npt.NDArray[np.float64]:
-    """Return `probs` as an N×K float64 array of valid probabilities.
+    """Check that `probs` is an N×K array of probabilities and convert it to float64.
 
     Rows must have entries in [0, 1] and sum to 1 within
     `PROBABILITY_SUM_TOLERANCE`. The error names the first bad row.
@@ -118,16 +120,16 @@ def check_probabilities(probs: ArrayInput) -> npt.NDArray[np.float64]:
 
 
 def check_labels(labels: ArrayInput, num_classes: int) -> npt.NDArray[np.int64]:
-    """Return `labels` as a 1-D int64 array of class indices in [0, num_classes)."""
+    """Check that `labels` are indices in [0, num_classes) and return them as int64."""
     return check_class_indices(labels, "labels", num_classes)
 
 
 def check_class_indices(
     values: ArrayInput, name: str, num_classes: int | None = None
 ) -> npt.NDArray[np.int64]:
-    """Return `values` as 1-D int64 class indices, non-negative and below `num_classes`.
+    """Check that `values` are 1-D non-negative class indices and return them as int64.
 
-    With `num_classes` None only the lower bound is checked.
+    With `num_classes` given, they must also be below it.
     """
     array = as_int64(values, name)
     if array.ndim != 1:

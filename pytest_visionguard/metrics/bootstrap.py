@@ -201,10 +201,12 @@ def bootstrap_ece_interval(
     population variance of the cell's confidences), clipped to
     [m·min, m·max]. That approximation matches the first two moments of the
     ordinary bootstrap's cell sums, and its error shrinks as cells grow. The
-    cost is O(B × resamples), plus O(resamples) per small cell, after one
-    pass over the data. Against the generic `bootstrap_interval`, endpoints
-    agreed within 3% of the interval width on the tested inputs (300 to
-    2,000 samples, all three norms).
+    cost is O((B + samples in small cells) × resamples) after one pass over
+    the data. The tests require its endpoints to lie within 8% of
+    the interval width of the generic `bootstrap_interval`'s, for 300 and
+    2,000 samples and all three norms. On such inputs the measured
+    differences were at most 3%, about the Monte Carlo error of the
+    comparison.
 
     Args:
         probs: N×K class probabilities; each row sums to 1 within 1e-3.

@@ -15,9 +15,9 @@ float32 nearest to 0.7 is 0.699999988, which falls below the edge 0.7). Each
 bin weighs count / N, and empty bins are skipped.
 
 These agree with torchmetrics' `multiclass_calibration_error` for the same
-norm and bins except in two places where torchmetrics (1.9) is wrong: it gives
-a confidence of exactly 1.0 a bin of its own, and it compares confidences
-against bin edges in float32.
+norm and bins, except in two places where torchmetrics 1.9 is wrong. It gives
+a confidence of exactly 1.0 a bin of its own. It also casts confidences to
+float32 and compares them against float32 bin edges.
 """
 
 from __future__ import annotations
@@ -234,10 +234,10 @@ def reliability_table(
         adaptive: use equal-mass bins instead of equal-width ones.
 
     Returns:
-        A DataFrame with one row per bin and the columns `bin` (0-based
+        A DataFrame with one row per bin. Its columns are `bin` (0-based
         index), `lower` and `upper` (the bin is [lower, upper), and the last
-        bin also contains its upper edge), `count`, `weight` (count / N), `confidence`
-        (mean top-label confidence), `accuracy`, `gap`
+        bin also contains its upper edge), `count`, `weight` (count / N),
+        `confidence` (mean top-label confidence), `accuracy`, `gap`
         (|accuracy - confidence|, so that sum(weight · gap) is the ECE) and
         `empty`.
 

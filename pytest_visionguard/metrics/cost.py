@@ -26,7 +26,7 @@ from pytest_visionguard.metrics._convert import to_numpy
 def check_cost_matrix(
     cost_matrix: ArrayInput, num_classes: int
 ) -> npt.NDArray[np.float64]:
-    """Return `cost_matrix` as a K×K float64 array of finite non-negative costs.
+    """Check that `cost_matrix` is K×K, finite and non-negative, and convert it.
 
     Args:
         cost_matrix: a numpy array, nested list, tensor or pandas DataFrame
@@ -55,7 +55,8 @@ def check_cost_matrix(
         )
     if matrix.dtype.kind not in "biuf":
         raise VisionGuardError(
-            f"cost_matrix must contain numbers, got dtype {matrix.dtype}."
+            f"cost_matrix must contain numbers, got dtype {matrix.dtype}; "
+            "convert it with .astype(float)."
         )
     matrix = np.array(matrix, dtype=np.float64)
     bad = np.argwhere(~np.isfinite(matrix) | (matrix < 0))

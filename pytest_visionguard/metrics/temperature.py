@@ -73,7 +73,9 @@ def apply_temperature(probs: ArrayInput, temperature: float) -> npt.NDArray[np.f
 
 
 def _scaled_nll(
-    log_probs: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], temperature: float
+    log_probs: npt.NDArray[np.float64],
+    labels: npt.NDArray[np.int64],
+    temperature: float,
 ) -> float:
     scaled = log_probs / temperature
     shifted = scaled - scaled.max(axis=1, keepdims=True)

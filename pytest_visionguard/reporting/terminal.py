@@ -53,14 +53,20 @@ def render_summary(
         confidence = result.get("confidence") or confidence
         checks = result.get("checks", [])
         chosen = checks if verbose else _deciding_checks(checks)
+        expected = bool(result.get("expected_failure"))
         for check in chosen:
-            rows.append(check_cells(check, include_test=(nodeid, result["gate"])))
-    failed = sum(1 for _, result in entries if not result.get("passed"))
+            cells = check_cells(check, include_test=(nodeid, result["gate"]))
+            if expected and not check["passed"]:
+                cells[1] = "xfail"
+            rows.append(cells)
+    failed = [result for _, result in entries if not result.get("passed")]
+    expected_failures = sum(1 for result in failed if result.get("expected_failure"))
     lines = format_table(_columns(confidence, with_test=True), rows).splitlines()
     count = f"{len(entries)} gate" + ("" if len(entries) == 1 else "s")
-    lines.append(
-        f"{count}, {failed} failed" + ("" if verbose else "; -v lists every group")
-    )
+    footer = f"{count}, {len(failed) - expected_failures} failed"
+    if expected_failures:
+        footer += f", {expected_failures} failed as expected (xfail)"
+    lines.append(footer + ("" if verbose else "; -v lists every group"))
     return lines
 
 

@@ -14,6 +14,7 @@ DOCUMENTED_MODULES = [
     "pytest_visionguard.metrics.intervals",
     "pytest_visionguard.metrics.rates",
     "pytest_visionguard.metrics.scoring",
+    "pytest_visionguard.metrics.temperature",
 ]
 
 

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -90,3 +93,28 @@ def test_non_finite_tensor_probabilities_raise(bad):
 def test_single_column_probs_raise():
     with pytest.raises(VisionGuardError, match="at least 2 columns"):
         expected_calibration_error([[1.0], [1.0]], [0, 0])
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_cuda_tensors_match_cpu():
+    probs = torch.tensor(PROBS, device="cuda")
+    labels = torch.tensor(LABELS, device="cuda")
+    on_cpu = expected_calibration_error(probs.cpu(), labels.cpu())
+    assert expected_calibration_error(probs, labels) == on_cpu
+    assert accuracy(labels, probs.argmax(dim=1)) == pytest.approx(1 / 3)
+
+
+def test_import_loads_neither_torch_nor_pandas():
+    code = (
+        "import sys, pytest_visionguard.metrics; "
+        "print(sorted(m for m in ('torch', 'pandas', 'scipy') if m in sys.modules))"
+    )
+    root = Path(__file__).resolve().parents[2]
+    output = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    assert output.strip() == "[]"
