@@ -34,20 +34,26 @@ HEADER_HEIGHT = 18
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--output", type=Path, default=ROOT / "docs" / "corruption_grid.png")
+    parser.add_argument(
+        "--output", type=Path, default=ROOT / "docs" / "corruption_grid.png"
+    )
     parser.add_argument("--tile", type=int, default=96, help="tile side in px")
     parser.add_argument("--seed", type=int, default=0)
     arguments = parser.parse_args()
 
     with np.load(PHOTO) as data:
         photo = torch.from_numpy(data["clean/224/astronaut"]).permute(2, 0, 1)[None]
-    rows = [render_row(photo, name, arguments.seed, arguments.tile) for name in CORRUPTIONS]
+    rows = [
+        render_row(photo, name, arguments.seed, arguments.tile) for name in CORRUPTIONS
+    ]
     grid = assemble(rows, arguments.tile)
     grid.save(arguments.output, optimize=True)
     print(f"wrote {arguments.output} ({grid.width}×{grid.height})")
 
 
-def render_row(photo: torch.Tensor, name: str, seed: int, tile: int) -> list[np.ndarray]:
+def render_row(
+    photo: torch.Tensor, name: str, seed: int, tile: int
+) -> list[np.ndarray]:
     """Return the clean tile and one tile per severity for corruption `name`."""
     images = [photo] + [corrupt(photo, name, s, seed=seed) for s in range(1, 6)]
     tiles = []

@@ -614,8 +614,8 @@ def _comparable(outcome: EntryOutcome) -> str:
 
 def _parse_entries(path: Path, text: str) -> dict[str, BaselineEntry]:
     hint = (
-        f"the file was left unchanged; fix it (git diff {path.name} shows the "
-        "last change), or delete it and run pytest " + REGENERATE_FLAG
+        f"the file was left unchanged; fix it (git diff {path} shows the last "
+        "change), or delete it and run pytest " + REGENERATE_FLAG
     )
     try:
         payload = json.loads(text)

@@ -57,7 +57,12 @@ DEFAULT_CACHE_NAME = ".visionguard-cache"
 # differs from process to process.
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
+# Both hashes read every weight or image, so each is computed once per object
+# and kept while the object lives; neither may change during the session.
 _DATA_FINGERPRINTS: weakref.WeakKeyDictionary[EvalSet, str] = (
+    weakref.WeakKeyDictionary()
+)
+_MODEL_IDENTITIES: weakref.WeakKeyDictionary[Classifier, str] = (
     weakref.WeakKeyDictionary()
 )
 
@@ -153,7 +158,7 @@ def prediction_key_parts(
 
 
 def model_identity(classifier: Classifier) -> str:
-    """Return a hash of what makes a classifier's outputs: weights, code and options.
+    """Return a hash of what makes a classifier's outputs, computed once per classifier.
 
     Beside the weights fingerprint it covers the module's class, `repr` and
     source, and the preprocessing's, because modules whose state dicts are
@@ -161,6 +166,9 @@ def model_identity(classifier: Classifier) -> str:
     """
     from pytest_visionguard.model import model_fingerprint
 
+    known = _MODEL_IDENTITIES.get(classifier)
+    if known is not None:
+        return known
     digest = hashlib.blake2b(digest_size=16)
     for part in (
         model_fingerprint(classifier),
@@ -171,15 +179,13 @@ def model_identity(classifier: Classifier) -> str:
     ):
         digest.update(part.encode())
         digest.update(b"\0")
-    return digest.hexdigest()
+    identity = digest.hexdigest()
+    _MODEL_IDENTITIES[classifier] = identity
+    return identity
 
 
 def data_fingerprint(data: EvalSet) -> str:
-    """Return `data.fingerprint()`, computed once per evaluation set.
-
-    The fingerprint reads every image, so it is kept for as long as the
-    evaluation set lives; the set must not change meanwhile.
-    """
+    """Return `data.fingerprint()`, computed once per evaluation set."""
     fingerprint = _DATA_FINGERPRINTS.get(data)
     if fingerprint is None:
         fingerprint = data.fingerprint()

@@ -169,9 +169,7 @@ class Evaluation:
         """The weights fingerprint (`model.model_fingerprint`), computed once."""
         return model_fingerprint(self.classifier)
 
-    def _load_or_run(
-        self, corruption: str | None, severity: int | None
-    ) -> Predictions:
+    def _load_or_run(self, corruption: str | None, severity: int | None) -> Predictions:
         """Read the predictions from the on-disk cache, or run the model and store them.
 
         The entry's lock is held while the model runs, so another process

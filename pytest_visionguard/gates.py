@@ -45,7 +45,7 @@ SKIPPED = "skipped"
 
 @dataclass(frozen=True)
 class DecisionSettings:
-    """How checks are decided.
+    """Decision settings of a gate.
 
     Attributes:
         confidence: the interval level that decides, or None for the point
@@ -463,13 +463,17 @@ def _holm_rejections(p_values: dict[int, float], alpha: float) -> set[int]:
 
 
 def _holm_decision(check: Check, rejected: bool, settings: DecisionSettings) -> Check:
-    if settings.strict:
-        status = PASS if rejected else (FAIL if check.status == FAIL else INCONCLUSIVE)
+    if rejected:
+        status = PASS if settings.strict else FAIL
+    elif check.status == (FAIL if settings.strict else PASS):
+        # Unrejected, a check keeps its own verdict only when that verdict is
+        # the cautious one: failing for a strict gate, passing for a lenient.
+        status = check.status
     else:
-        status = FAIL if rejected else (PASS if check.status == PASS else INCONCLUSIVE)
-    more = check.more_images if status == INCONCLUSIVE else None
-    if status == INCONCLUSIVE and more is None:
-        more = _more_images_needed(
+        status = INCONCLUSIVE
+    more = None
+    if status == INCONCLUSIVE:
+        more = check.more_images or _more_images_needed(
             check.value, check.ci_low, check.ci_high, check.n, check.threshold
         )
     return replace(

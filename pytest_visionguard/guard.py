@@ -765,7 +765,7 @@ def _gap_checks(
         )
     best = max(usable, key=lambda row: row.value)
     worst = min(usable, key=lambda row: row.value)
-    successes = [row.successes for row in usable]
+    successes = [row.successes or 0 for row in usable]
     low, high = bootstrap_gap_interval(
         successes,
         [row.n for row in usable],

@@ -106,7 +106,7 @@ class Measurement:
 
 @dataclass(frozen=True)
 class IntervalSettings:
-    """How intervals are computed.
+    """Interval settings: level, bootstrap resamples and seed.
 
     Attributes:
         confidence: the interval level, in (0, 1).
@@ -155,7 +155,7 @@ def measure_calibration(
 ) -> Measurement:
     """Measure the calibration error per group, with the calibration family beside it.
 
-    The value column `ece` holds the error of the chosen `norm` ("l1" is the
+    The value column `ece` is the error of the chosen `norm` ("l1" is the
     ECE, "max" the MCE) with its bootstrap interval. Beside it: `mce`, `ace`
     (equal-mass bins), `classwise_ece`, `brier`, `nll`, and temperature
     scaling fitted on a random half of all images: `temperature`, and the

@@ -186,6 +186,7 @@ def pytest_configure(config: pytest.Config) -> None:
     try:
         options = _read_options(config)
         file_options = _read_file_options(config)
+        subsample_options = _read_subsample_options(config)
     except VisionGuardError as error:
         raise pytest.UsageError(str(error)) from None
     state = PluginState(options)
@@ -194,6 +195,9 @@ def pytest_configure(config: pytest.Config) -> None:
     files = RunFiles(config, file_options, state)
     config.stash[FILES_KEY] = files
     config.pluginmanager.register(files, "visionguard-files")
+    subsampler = Subsampler(subsample_options, options)
+    config.stash[SUBSAMPLE_KEY] = subsampler
+    config.pluginmanager.register(subsampler, "visionguard-subsample")
 
 
 def pytest_collection_modifyitems(
@@ -279,6 +283,7 @@ def guard_for_item(item: pytest.Item, model: Any, data: Any) -> VisionGuard:
 
     state = item.config.stash[STATE_KEY]
     cache = item.config.stash[FILES_KEY].prediction_cache()
+    data = item.config.stash[SUBSAMPLE_KEY].data_for(item, data)
     evaluation = _evaluation_for(state, model, data, cache)
     options = state.options
     settings = GuardSettings(
@@ -487,7 +492,7 @@ REPORT_SUFFIXES = (".json", ".md", ".html")
 
 @dataclass(frozen=True)
 class FileOptions:
-    """Where the plugin reads and writes files, command line over ini.
+    """The options of the files that the plugin reads and writes, command line over ini.
 
     Attributes:
         baseline: the baseline file.
@@ -562,6 +567,23 @@ def _add_file_options(group: Any, parser: pytest.Parser) -> None:
     parser.addini(
         "visionguard_report", "report files, one per line", type="linelist", default=[]
     )
+    group.addoption(
+        "--visionguard-subsample",
+        dest="visionguard_subsample",
+        metavar="FRACTION",
+        default=None,
+        help="evaluate a stratified subsample of each evaluation set, e.g. 0.25; "
+        "every group of the gates' by= columns keeps at least min-group-size "
+        "images (default: the whole set)",
+    )
+    parser.addini("visionguard_subsample", "fraction of each evaluation set to use")
+    parser.addini(
+        "visionguard_subsample_by",
+        "metadata columns to stratify the subsample by, besides the by= columns "
+        "of the gate markers",
+        type="args",
+        default=[],
+    )
 
 
 def _read_file_options(config: pytest.Config) -> FileOptions:
@@ -577,10 +599,15 @@ def _read_file_options(config: pytest.Config) -> FileOptions:
         )
     baseline = _option_path(config, "visionguard_baseline")
     option_text = config.getoption("visionguard_baseline")
+    mode = "compare"
+    if update:
+        mode = "update"
+    if regenerate:
+        mode = "regenerate"
     return FileOptions(
         baseline=baseline or config.rootpath / "visionguard-baseline.json",
         baseline_option=f"--visionguard-baseline={option_text}" if option_text else "",
-        baseline_mode="regenerate" if regenerate else "update" if update else "compare",
+        baseline_mode=mode,
         cache_dir=_option_path(config, "visionguard_cache_dir"),
         no_cache=flag("visionguard_no_cache"),
         reports=_report_paths(config),
@@ -636,8 +663,8 @@ def _bind_baseline(item: pytest.Item, guard: VisionGuard) -> None:
 def _parameter_ids(item: pytest.Item) -> dict[str, str]:
     """Return name -> id of the test's parameters, part of every baseline entry key.
 
-    A parameter that is a string, number, bool or None is written as itself;
-    any other value by its position in the parameter list, as `#0`.
+    A parameter that is a string, number, bool or None is written as itself.
+    Any other value is written as its position in the parameter list, as `#0`.
     """
     callspec = getattr(item, "callspec", None)
     params: dict[str, object] = getattr(callspec, "params", None) or {}
@@ -656,8 +683,8 @@ class RunFiles:
 
     Each regression gate sends its baseline outcome (and any entry it
     recorded) in the test report's `user_properties`, under the name
-    `visionguard_baseline`; pytest-xdist carries those to the controller,
-    which writes the baseline file once in `pytest_sessionfinish`.
+    `visionguard_baseline`. pytest-xdist carries those to the controller,
+    which writes the baseline file once, in `pytest_sessionfinish`.
     """
 
     def __init__(
@@ -725,7 +752,10 @@ class RunFiles:
             pytest.ExitCode.INTERRUPTED,
             pytest.ExitCode.INTERNAL_ERROR,
         )
-        if self.outcomes or self.options.baseline.exists():
+        # A run without regression gates reports none of the entries as stale.
+        # With a flag, the summary also says when the file cannot be written.
+        recording = self.options.baseline_mode != "compare"
+        if self.outcomes or (recording and self.options.baseline.exists()):
             self.baseline = finish_run(
                 self.baseline_session, self.outcomes, write=not interrupted
             )
@@ -769,6 +799,7 @@ class RunFiles:
             baseline=self.baseline,
             options=self.state.options,
             rootpath=self.config.rootpath,
+            subsample=list(self.config.stash[SUBSAMPLE_KEY].descriptions),
         )
         for path in self.options.reports:
             try:
@@ -792,3 +823,113 @@ def _shown_path(config: pytest.Config, path: Path) -> str:
         return str(path.relative_to(config.rootpath))
     except ValueError:
         return str(path)
+
+
+# The stratified subsample
+
+SUBSAMPLE_PROPERTY = "visionguard_subsample"
+SUBSAMPLE_KEY = pytest.StashKey["Subsampler"]()
+
+
+@dataclass(frozen=True)
+class SubsampleOptions:
+    """The stratified subsample, command line over ini.
+
+    Attributes:
+        fraction: the share of each evaluation set to evaluate, or None for
+            all of it.
+        by: columns to stratify by, beside the `by=` columns of gate markers.
+    """
+
+    fraction: float | None = None
+    by: tuple[str, ...] = ()
+
+
+def _read_subsample_options(config: pytest.Config) -> SubsampleOptions:
+    text = config.getoption("visionguard_subsample") or config.getini(
+        "visionguard_subsample"
+    )
+    by = tuple(str(column) for column in config.getini("visionguard_subsample_by"))
+    return SubsampleOptions(_parse_fraction(str(text or "")), by)
+
+
+def _parse_fraction(text: str) -> float | None:
+    import math
+
+    if not text.strip():
+        return None
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value <= 1.0:
+        raise VisionGuardError(
+            f"--visionguard-subsample: expected a fraction in (0, 1] such as 0.25, "
+            f"got {text!r}"
+        )
+    return value
+
+
+class Subsampler:
+    """Replaces each evaluation set by its stratified subsample, and reports it.
+
+    The strata are the combinations of the columns that gate markers name in
+    `by=` and of `visionguard_subsample_by`. Every pytest-xdist worker
+    collects the same tests, so every worker draws the same images.
+    """
+
+    def __init__(self, options: SubsampleOptions, run: RunOptions) -> None:
+        self.options = options
+        self.run = run
+        self.columns: set[str] = set(options.by)
+        self.subsets: dict[int, tuple[Any, Any]] = {}
+        self.descriptions: dict[str, None] = {}
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        from pytest_visionguard.subsample import marker_columns
+
+        if self.options.fraction is None:
+            return
+        for item in items:
+            self.columns |= marker_columns(_gate_markers(item))
+
+    def data_for(self, item: pytest.Item, data: Any) -> Any:
+        """Return the subsample of `data`, or `data` itself without the option."""
+        from pytest_visionguard.data import EvalSet
+        from pytest_visionguard.subsample import subsample_evalset
+
+        if self.options.fraction is None or not isinstance(data, EvalSet):
+            return data
+        if id(data) not in self.subsets:
+            subset, info = subsample_evalset(
+                data,
+                sorted(self.columns),
+                fraction=self.options.fraction,
+                min_group_size=self.run.min_group_size,
+                seed=self.run.seed,
+            )
+            # Keeping `data` alive keeps its id unique while the entry exists.
+            self.subsets[id(data)] = (data, (subset, info))
+        subset, info = self.subsets[id(data)][1]
+        item.user_properties.append((SUBSAMPLE_PROPERTY, info.describe()))
+        return subset
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        if report.when != "call":
+            return
+        for name, value in report.user_properties:
+            if name == SUBSAMPLE_PROPERTY:
+                self.descriptions.setdefault(str(value), None)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_terminal_summary(
+        self, terminalreporter: Any, config: pytest.Config
+    ) -> None:
+        if hasattr(config, "workerinput") or not self.descriptions:
+            return
+        terminalreporter.write_sep("-", "visionguard subsample")
+        for description in sorted(self.descriptions):
+            terminalreporter.write_line(description)
+        terminalreporter.write_line(
+            "the figures and intervals come from the subsample, not the whole set"
+        )

@@ -392,7 +392,7 @@ def _usable_entry(
         return stored, None
     if stored.paired is None:
         return None, (
-            "the baseline entry holds no per-image outcomes, which paired=True needs"
+            "the baseline entry contains no per-image outcomes, which paired=True needs"
         )
     assert current.hits is not None
     if (
@@ -536,9 +536,11 @@ def mover_difference_interval(
 ) -> tuple[float, float]:
     """Return the interval of `value - reference` for two independent estimates.
 
-    This is the method of variance estimates recovery (MOVER, Zou and
-    Donner 2008), which with Wilson intervals is Newcombe's hybrid score
-    interval for a difference of proportions (Newcombe 1998, method 10).
+    This is the method of variance estimates recovery (MOVER): each bound
+    combines the distances from the two estimates to their own bounds. With
+    Wilson intervals it is Newcombe's hybrid score interval for a difference
+    of proportions (method 10 of Newcombe, Statistics in Medicine 17:873,
+    1998).
     """
     difference = value - reference
     low = difference - math.hypot(
@@ -641,8 +643,10 @@ def _beta_quantile(probability: float, a: float, b: float) -> float:
 def regularized_incomplete_beta(a: float, b: float, x: float) -> float:
     """Return I_x(a, b), the Beta(a, b) distribution function at x.
 
-    It uses the continued fraction of Numerical Recipes (Press et al., 3rd
-    edition, section 6.4), evaluated with the modified Lentz method.
+    It evaluates the standard continued fraction of I_x(a, b) with the
+    modified Lentz method. For x above (a + 1) / (a + b + 2), near the mean,
+    it uses 1 - I_(1-x)(b, a) instead, because there the fraction converges
+    slowly. A unit test checks it against `scipy.stats.beta`.
     """
     if x <= 0.0:
         return 0.0

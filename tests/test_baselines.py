@@ -504,9 +504,10 @@ def test_outside_pytest_needs_binding() -> None:
 # The statistics
 
 
-def test_newcombe_interval_matches_published_example() -> None:
-    # Newcombe (1998), Statistics in Medicine 17:873, table II: 56/70 - 48/80
-    # has the hybrid score interval 0.0524 to 0.3339.
+def test_newcombe_interval_by_hand() -> None:
+    # 56/70 - 48/80 = 0.2, with the Wilson intervals [0.69183, 0.87695] and
+    # [0.49045, 0.70038]: 0.2 - hypot(0.8 - 0.69183, 0.70038 - 0.6) = 0.0524
+    # and 0.2 + hypot(0.87695 - 0.8, 0.6 - 0.49045) = 0.3339.
     from pytest_visionguard.metrics import wilson_interval
 
     low, high = regression.mover_difference_interval(
@@ -543,6 +544,18 @@ def test_clopper_pearson_matches_beta_quantiles(successes: int, n: int) -> None:
     )
     assert low == pytest.approx(expected_low, abs=1e-12)
     assert high == pytest.approx(expected_high, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "x"),
+    [(2.5, 3.5, 0.3), (1.0, 1.0, 0.7), (50.0, 951.0, 0.04), (8.0, 1.0, 0.99)],
+)
+def test_incomplete_beta_matches_scipy(a: float, b: float, x: float) -> None:
+    scipy_stats = pytest.importorskip("scipy.stats")
+    expected = scipy_stats.beta.cdf(x, a, b)
+    assert regression.regularized_incomplete_beta(a, b, x) == pytest.approx(
+        expected, rel=1e-10
+    )
 
 
 def test_paired_interval_excludes_zero_when_mcnemar_rejects() -> None:

@@ -297,7 +297,7 @@ def test_cuda_requested_without_cuda(tiny: pytest.Pytester) -> None:
     if torch.cuda.is_available():
         result.assert_outcomes(passed=1)
     else:
-        result.assert_outcomes(failed=1)
+        result.assert_outcomes(errors=1)
         result.stdout.fnmatch_lines(
             [
                 "*VisionGuardError: --visionguard-device=cuda but torch sees no CUDA device; use auto or cpu"

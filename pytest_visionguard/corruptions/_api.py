@@ -115,10 +115,16 @@ def corrupt(
     scale = size_scale(images.shape[-2], images.shape[-1])
     out = torch.empty_like(images, memory_format=torch.contiguous_format)
     for start, stop in _chunks(images):
+        chunk_indices = index_tensor[start:stop]
+        if images.dtype == torch.uint8 and spec.uint8_function is not None:
+            context = _context(spec, severity, seed, chunk_indices, scale)
+            chunk = images[start:stop].contiguous()
+            out[start:stop] = spec.uint8_function(
+                chunk, spec.parameter(severity), context
+            )
+            continue
         working = _to_working(images[start:stop])
-        corrupted = apply_spec(
-            working, spec, severity, seed, index_tensor[start:stop], scale
-        )
+        corrupted = apply_spec(working, spec, severity, seed, chunk_indices, scale)
         out[start:stop] = _from_working(corrupted, images.dtype)
     return out
 
@@ -142,11 +148,20 @@ def apply_spec(
     `size_scale(H, W)`, and 1.0 reproduces the reference's 224 px parameters
     at any size.
     """
-    context = CorruptionContext(
-        CounterRNG(int(seed), spec.name, severity, indices), scale
-    )
+    context = _context(spec, severity, seed, indices, scale)
     out = spec.function(images, spec.parameter(severity), context)
     return out.clamp_(0.0, 1.0)
+
+
+def _context(
+    spec: CorruptionSpec,
+    severity: int,
+    seed: int,
+    indices: torch.Tensor,
+    scale: float,
+) -> CorruptionContext:
+    rng = CounterRNG(int(seed), spec.name, severity, indices)
+    return CorruptionContext(rng, scale)
 
 
 def _check_numpy(images: np.ndarray) -> np.ndarray:
@@ -259,10 +274,11 @@ def _from_working(images: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
 def _chunks(images: torch.Tensor) -> list[tuple[int, int]]:
     """Return (start, stop) pairs that split the batch into cache-sized chunks.
 
-    On the CPU a chunk holds about 2**19 values (2 MB as float32), which
+    On the CPU a chunk has about 2**19 values (2 MB as float32), which
     keeps each step of a corruption in cache; on CUDA chunks are larger.
     """
     per_image = max(1, images[0].numel())
+    # NOTE: the CUDA chunk size is a guess; no GPU run has measured it.
     budget = _CUDA_CHUNK_ELEMENTS if images.is_cuda else _CPU_CHUNK_ELEMENTS
     size = max(1, budget // per_image)
     count = images.shape[0]

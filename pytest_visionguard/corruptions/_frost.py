@@ -123,52 +123,63 @@ def _haze(rng: CounterRNG, size: int) -> torch.Tensor:
     return haze.view(1, 1, size, size)
 
 
-def frost_crop(
-    index: int,
-    top: int,
-    left: int,
-    orientation: int,
-    height: int,
-    width: int,
-    scale: float,
-    like: torch.Tensor,
+def frost_layers(
+    draws: torch.Tensor, height: int, width: int, scale: float, like: torch.Tensor
 ) -> torch.Tensor:
-    """Return a 3×height×width crop of texture `index` for an image at size scale `scale`.
+    """Return one frost crop per image, N×3×height×width, for size scale `scale`.
 
-    The crop covers `height / scale` × `width / scale` texture pixels from
-    (`top`, `left`), wrapping around the tileable texture, after one of eight
-    flips and transpositions (`orientation`, 0 to 7), resampled to the image.
+    `draws` contains four random integers per image (N×4): the texture, the top
+    and left of the crop, and its orientation (bit 0 flips columns, bit 1 rows,
+    bit 2 transposes). The crop covers `height / scale` × `width / scale`
+    texture pixels, wrapping around the tileable texture. Below scale 1 each
+    image pixel averages `ceil(1 / scale)`² texture samples; above it the crop
+    is enlarged bilinearly.
     """
-    texture = _on_device(index, like.device, like.dtype)
-    if orientation & 1:
-        texture = texture.flip(-1)
-    if orientation & 2:
-        texture = texture.flip(-2)
-    if orientation & 4:
-        texture = texture.transpose(-1, -2)
-    crop_h = max(1, round(height / scale))
-    crop_w = max(1, round(width / scale))
-    rows = (torch.arange(crop_h, device=like.device) + top) % TEXTURE_SIZE
-    columns = (torch.arange(crop_w, device=like.device) + left) % TEXTURE_SIZE
-    crop = texture.index_select(-2, rows).index_select(-1, columns)
-    if (crop_h, crop_w) != (height, width):
-        crop = F.interpolate(
-            crop.unsqueeze(0),
-            size=(height, width),
-            mode="bilinear",
-            align_corners=False,
-            antialias=crop_h > height or crop_w > width,
-        )[0]
-    return crop
+    textures = _stack_on_device(like.device, like.dtype)
+    size = TEXTURE_SIZE
+    step = 1.0 / scale
+    samples = max(1, math.ceil(step)) if step >= 1 else 1
+    grid_h = height * samples if step >= 1 else math.ceil(height * step) + 1
+    grid_w = width * samples if step >= 1 else math.ceil(width * step) + 1
+    spacing = step / samples if step >= 1 else 1.0
+    rows = torch.floor((torch.arange(grid_h, device=like.device) + 0.5) * spacing)
+    columns = torch.floor((torch.arange(grid_w, device=like.device) + 0.5) * spacing)
+
+    texture = draws[:, 0] % TEXTURE_COUNT
+    orientation = draws[:, 3] % 8
+    along = draws[:, 1:2] % size + rows.to(torch.int64).view(1, -1)
+    across = draws[:, 2:3] % size + columns.to(torch.int64).view(1, -1)
+    along = torch.where((orientation & 2).bool().view(-1, 1), size - 1 - along, along)
+    across = torch.where(
+        (orientation & 1).bool().view(-1, 1), size - 1 - across, across
+    )
+    along = along.remainder(size).view(-1, grid_h, 1)
+    across = across.remainder(size).view(-1, 1, grid_w)
+    transposed = (orientation & 4).bool().view(-1, 1, 1)
+    texture_row = torch.where(transposed, across, along)
+    texture_column = torch.where(transposed, along, across)
+    flat = (texture.view(-1, 1, 1) * size + texture_row) * size + texture_column
+    values = textures.index_select(1, flat.reshape(-1))
+    layers = values.view(3, -1, grid_h, grid_w).transpose(0, 1)
+    if samples > 1:
+        return F.avg_pool2d(layers, samples)
+    if step < 1:
+        layers = F.interpolate(
+            layers, scale_factor=scale, mode="bilinear", align_corners=False
+        )
+        return layers[..., :height, :width].contiguous()
+    return layers.contiguous()
 
 
-_DEVICE_CACHE: dict[tuple[int, str, torch.dtype], torch.Tensor] = {}
+_DEVICE_CACHE: dict[tuple[str, torch.dtype], torch.Tensor] = {}
 
 
-def _on_device(index: int, device: torch.device, dtype: torch.dtype) -> torch.Tensor:
-    key = (index, str(device), dtype)
-    texture = _DEVICE_CACHE.get(key)
-    if texture is None:
-        texture = frost_texture(index).to(device=device, dtype=dtype)
-        _DEVICE_CACHE[key] = texture
-    return texture
+def _stack_on_device(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
+    """Return all textures as one 3×(5·448·448) tensor on `device`, cached."""
+    key = (str(device), dtype)
+    stack = _DEVICE_CACHE.get(key)
+    if stack is None:
+        textures = torch.stack([frost_texture(i) for i in range(TEXTURE_COUNT)])
+        stack = textures.transpose(0, 1).reshape(3, -1).to(device=device, dtype=dtype)
+        _DEVICE_CACHE[key] = stack
+    return stack

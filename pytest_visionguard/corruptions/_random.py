@@ -17,6 +17,9 @@ The bits, and so the uniforms made from them, are identical on every device.
 Normals and Poisson draws go through `log`, `cos` and `lgamma`, whose last bit
 may differ between CPU and CUDA, so a float result can differ by an ulp there
 (a uint8 pixel by one level, rarely).
+
+NOTE: no GPU has run this code yet; `test_cuda_matches_cpu` checks the claim
+above on a machine with CUDA and is skipped elsewhere.
 """
 
 from __future__ import annotations
@@ -219,7 +222,7 @@ def _poisson_table(
     k = guide.index_select(0, guide_row.add_(word >> (24 - _GUIDE_BITS)))
     short = torch.nonzero(thresholds.index_select(0, row + k) <= word).view(-1)
     while short.numel():
-        # The guide entry is at most the answer; step up the few that fall short.
+        # The guide entry is at most the result, so step up the few below it.
         k.index_add_(0, short, torch.ones_like(short))
         above = thresholds.index_select(0, row[short] + k[short]) <= word[short]
         short = short[above]

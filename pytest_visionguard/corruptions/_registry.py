@@ -1,13 +1,14 @@
 """The corruption registry: one `CorruptionSpec` per corruption.
 
 A family module defines a corruption function and registers it with
-`register`; `pytest_visionguard.corruptions` imports the family modules in the
-order noise, blur, weather, digital, extra, so the registry lists the
-ImageNet-C benchmark corruptions in the literature's order.
+`register`. The registry lists benchmark corruptions first, then by family
+(noise, blur, weather, digital, extra), then in registration order, which is
+ImageNet-C's own order.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import numbers
 from collections.abc import Callable
@@ -36,7 +37,7 @@ SEVERITIES = (1, 2, 3, 4, 5)
 
 @dataclass(frozen=True)
 class CorruptionContext:
-    """What a corruption function needs besides the images and its parameter.
+    """The inputs of a corruption function besides the images and its parameter.
 
     Attributes:
         rng: the counter-based random draws, keyed by each image's index.
@@ -74,6 +75,9 @@ class CorruptionSpec:
         deterministic: True when the output does not depend on the seed.
         benchmark: True for the fifteen ImageNet-C benchmark corruptions.
         source: where the parameters come from.
+        uint8_function: an optional faster variant that takes and returns
+            uint8 images (0-255) and rounds as the float path does, up to
+            exact ties; `corrupt` uses it for uint8 input.
     """
 
     name: str
@@ -83,6 +87,7 @@ class CorruptionSpec:
     deterministic: bool
     benchmark: bool
     source: str
+    uint8_function: CorruptionFunction | None = None
 
     @property
     def description(self) -> str:
@@ -126,6 +131,16 @@ def register(
             benchmark=benchmark,
             source=source,
         )
+        return function
+
+    return decorate
+
+
+def register_uint8(name: str) -> Callable[[CorruptionFunction], CorruptionFunction]:
+    """Register the decorated function as the uint8 variant of corruption `name`."""
+
+    def decorate(function: CorruptionFunction) -> CorruptionFunction:
+        _REGISTRY[name] = dataclasses.replace(_REGISTRY[name], uint8_function=function)
         return function
 
     return decorate

@@ -8,6 +8,7 @@ pixel-sized parameters; the others are relative to the image.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 from torchvision.io import decode_jpeg
 from torchvision.io import encode_jpeg
 
@@ -16,6 +17,7 @@ from pytest_visionguard.corruptions._ops import gaussian_filter
 from pytest_visionguard.corruptions._registry import REFERENCE_SIZE
 from pytest_visionguard.corruptions._registry import CorruptionContext
 from pytest_visionguard.corruptions._registry import register
+from pytest_visionguard.corruptions._registry import register_uint8
 from pytest_visionguard.corruptions.noise import IMAGENET_C
 
 
@@ -140,16 +142,41 @@ def pixelate(
     _, _, h, w = images.shape
     small_h = max(1, int(h * factor))
     small_w = max(1, int(w * factor))
-    small = _box_shrink(images, -2, small_h)
-    small = _box_shrink(small, -1, small_w)
-    rows = _nearest_index(small_h, h, images.device)
-    columns = _nearest_index(small_w, w, images.device)
-    return small.index_select(-2, rows).index_select(-1, columns)
+    sums, counts = _box_sums(images, small_h, small_w)
+    return _enlarge_nearest(sums / counts, h, w)
 
 
-def _box_shrink(images: torch.Tensor, dim: int, size: int) -> torch.Tensor:
-    """Average `images` along `dim` into `size` boxes of Pillow's `BOX` filter."""
-    length = images.shape[dim]
+@register_uint8("pixelate")
+def pixelate_uint8(
+    images: torch.Tensor, factor: float, context: CorruptionContext
+) -> torch.Tensor:
+    """Pixelate uint8 images: box sums in float32, which are exact for 0-255.
+
+    Each box average is one correctly rounded division, rounded half to even,
+    and the enlargement copies uint8 values, so this equals rounding the float
+    path's result except where the float path's rounding error moves a tie.
+    """
+    _, _, h, w = images.shape
+    small_h = max(1, int(h * factor))
+    small_w = max(1, int(w * factor))
+    sums, counts = _box_sums(images.to(torch.float32), small_h, small_w)
+    return _enlarge_nearest(torch.round(sums / counts), h, w).to(torch.uint8)
+
+
+def _box_sums(
+    images: torch.Tensor, height: int, width: int
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the box sums for a `height` × `width` shrink and the box sizes."""
+    row_taps = _box_taps(images.shape[-2], height)
+    column_taps = _box_taps(images.shape[-1], width)
+    sums = _sum_taps(_sum_taps(images, -2, row_taps), -1, column_taps)
+    rows = torch.tensor(row_taps[1], dtype=images.dtype, device=images.device)
+    columns = torch.tensor(column_taps[1], dtype=images.dtype, device=images.device)
+    return sums, rows.view(-1, 1) * columns.view(1, -1)
+
+
+def _box_taps(length: int, size: int) -> tuple[list[int], list[int]]:
+    """Return each box's first pixel and pixel count for Pillow's `BOX` filter."""
     scale = length / size
     first, count = [], []
     for index in range(size):
@@ -161,24 +188,35 @@ def _box_shrink(images: torch.Tensor, dim: int, size: int) -> torch.Tensor:
         ]
         first.append(inside[0])
         count.append(len(inside))
+    return first, count
+
+
+def _sum_taps(
+    images: torch.Tensor, dim: int, taps: tuple[list[int], list[int]]
+) -> torch.Tensor:
+    first, count = taps
     shape = [1] * images.dim()
-    shape[dim] = size
-    target = list(images.shape)
-    target[dim] = size
-    total = images.new_zeros(target)
+    shape[dim] = len(first)
+    total: torch.Tensor | None = None
     for tap in range(max(count)):
         sources = [f + min(tap, c - 1) for f, c in zip(first, count, strict=True)]
-        weights = [1.0 / c if tap < c else 0.0 for c in count]
-        taps = torch.tensor(sources, device=images.device)
-        weight = torch.tensor(weights, dtype=images.dtype, device=images.device)
-        total.add_(images.index_select(dim, taps).mul_(weight.view(shape)))
+        index = torch.tensor(sources, device=images.device)
+        term = images.index_select(dim, index)
+        if tap >= min(count):
+            keep = [1.0 if tap < c else 0.0 for c in count]
+            mask = torch.tensor(keep, dtype=images.dtype, device=images.device)
+            term.mul_(mask.view(shape))
+        total = term if total is None else total.add_(term)
+    assert total is not None
     return total
 
 
-def _nearest_index(source: int, target: int, device: torch.device) -> torch.Tensor:
-    scale = source / target
-    index = [min(source - 1, int((i + 0.5) * scale)) for i in range(target)]
-    return torch.tensor(index, device=device)
+def _enlarge_nearest(small: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """Enlarge as Pillow's `resize(NEAREST)`: pixel i copies `floor((i + 0.5) * scale)`.
+
+    torch's "nearest-exact" mode samples the same pixels.
+    """
+    return F.interpolate(small, size=(height, width), mode="nearest-exact")
 
 
 @register(
@@ -199,11 +237,17 @@ def jpeg_compression(
     first, because JPEG stores 8-bit samples. The codec runs on the CPU, so a
     CUDA batch is copied there and back. Size-independent.
     """
-    levels = torch.round(images * 255).clamp_(0, 255).to(torch.uint8).cpu()
-    encoded = encode_jpeg(list(levels), quality=quality)
-    decoded = decode_jpeg(encoded)
-    stacked = torch.stack(decoded).to(device=images.device, dtype=images.dtype)
-    return stacked / 255.0
+    levels = torch.round(images * 255).clamp_(0, 255).to(torch.uint8)
+    return jpeg_compression_uint8(levels, quality, context).to(images.dtype) / 255.0
+
+
+@register_uint8("jpeg_compression")
+def jpeg_compression_uint8(
+    images: torch.Tensor, quality: int, context: CorruptionContext
+) -> torch.Tensor:
+    """Encode uint8 images as JPEG at `quality` and decode them."""
+    encoded = encode_jpeg(list(images.cpu()), quality=quality)
+    return torch.stack(decode_jpeg(encoded)).to(images.device)
 
 
 @register(

@@ -3,7 +3,7 @@
 Parameters are the published ImageNet-C ones (Hendrycks & Dietterich 2019,
 `imagecorruptions` 1.1.2 `corruptions.py`), chosen for 224 px images; pixel
 sizes are multiplied by the size scale `s = max(min(H, W) / 224, 0.4)` as each
-function's docstring says.
+function's docstring describes.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ import math
 
 import torch
 
-from pytest_visionguard.corruptions._frost import TEXTURE_COUNT
-from pytest_visionguard.corruptions._frost import TEXTURE_SIZE
-from pytest_visionguard.corruptions._frost import frost_crop
+from pytest_visionguard.corruptions._frost import frost_layers
 from pytest_visionguard.corruptions._ops import GRAY_WEIGHTS_IMAGECORRUPTIONS
 from pytest_visionguard.corruptions._ops import GRAY_WEIGHTS_OPENCV
 from pytest_visionguard.corruptions._ops import box_filter3
@@ -99,29 +97,16 @@ def frost(
     tileable frost textures (the reference picks one of five photographs), a
     random crop and one of eight flips and transpositions. Texture features
     scale with the image: the crop covers `H / s` × `W / s` texture pixels,
-    drawn at the scale of a 224 px image. Grayscale images get the texture's
-    luma.
+    drawn at the scale of a 224 px image, averaged down (or enlarged
+    bilinearly) to the image. Grayscale images get the texture's luma.
     """
     image_weight, frost_weight = parameter
-    n, c, h, w = images.shape
-    draws = context.rng.integers(0, 4, 0, 1 << 24).tolist()
-    layers = []
-    for texture, top, left, orientation in draws:
-        layer = frost_crop(
-            texture % TEXTURE_COUNT,
-            top % TEXTURE_SIZE,
-            left % TEXTURE_SIZE,
-            orientation % 8,
-            h,
-            w,
-            context.scale,
-            images,
-        )
-        layers.append(layer)
-    texture_layer = torch.stack(layers)
+    _, c, h, w = images.shape
+    draws = context.rng.integers(0, 4, 0, 1 << 24)
+    layers = frost_layers(draws, h, w, context.scale, images)
     if c == 1:
-        texture_layer = luma(texture_layer, GRAY_WEIGHTS_IMAGECORRUPTIONS)
-    return image_weight * images + frost_weight * texture_layer
+        layers = luma(layers, GRAY_WEIGHTS_IMAGECORRUPTIONS)
+    return image_weight * images + frost_weight * layers
 
 
 @register(
@@ -162,7 +147,7 @@ def plasma_fractal(
     reference's `plasma_fractal`.
     """
     device = context.rng.device
-    heights = torch.zeros(count, size, size, dtype=torch.float64, device=device)
+    heights = torch.zeros(count, size, size, dtype=torch.float32, device=device)
     step = size
     wibble = 100.0
     level = 0
@@ -192,7 +177,7 @@ def _wibbled(
     sums: torch.Tensor, wibble: float, context: CorruptionContext, stream: int
 ) -> torch.Tensor:
     n, rows, columns = sums.shape
-    uniform = context.rng.uniform(stream, rows * columns, torch.float64)
+    uniform = context.rng.uniform(stream, rows * columns, torch.float32)
     noise = (2.0 * uniform - 1.0).view(n, rows, columns)
     return sums / 4 + wibble * wibble * noise
 

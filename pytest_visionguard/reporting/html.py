@@ -50,6 +50,10 @@ def render_html(report: Mapping[str, Any]) -> str:
         + _expected_text(summary)
         + ".</p>",
     ]
+    parts += [
+        f"<p>Evaluated on a stratified subsample: {_text(line)}.</p>"
+        for line in report.get("subsample", [])
+    ]
     for gate in report.get("gates", []):
         parts += _gate_section(gate)
     baseline = report.get("baseline")

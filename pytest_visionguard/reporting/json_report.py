@@ -35,6 +35,7 @@ def build_report(
     baseline: BaselineSummary | None,
     options: Any,
     rootpath: Path | None = None,
+    subsample: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Return the report of a run as a JSON-ready dict.
 
@@ -46,6 +47,8 @@ def build_report(
         baseline: what the run did with its baseline file, or None.
         options: the plugin's run options, a dataclass.
         rootpath: paths inside it are written relative to it.
+        subsample: one line per evaluation set that a stratified subsample
+            replaced, or none.
     """
     positions = sorted(
         range(len(entries)),
@@ -67,6 +70,7 @@ def build_report(
         "provenance": _provenance(options),
         "gates": gates,
         "baseline": _baseline_section(baseline, rootpath),
+        "subsample": sorted(subsample),
     }
 
 

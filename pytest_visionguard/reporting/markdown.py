@@ -33,6 +33,8 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     """Return the report as Markdown."""
     gates: list[dict[str, Any]] = list(report.get("gates", []))
     lines = ["## visionguard gates", "", _summary_sentence(report), ""]
+    for line in report.get("subsample", []):
+        lines += [f"Evaluated on a stratified subsample: {_escape(line)}.", ""]
     if gates:
         lines += _table(gates, verbose=False)
         lines += ["", "<details><summary>Every group</summary>", ""]

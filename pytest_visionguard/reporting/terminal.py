@@ -76,7 +76,7 @@ def check_cells(
     """Return the table cells of one check."""
     status = check["status"]
     word = _RESULT_WORDS.get(status, status)
-    if status in ("inconclusive", "too_small") and not check["passed"]:
+    if not check["passed"]:
         word = word.upper()
     cells = [include_test[1]] if include_test is not None else []
     cells += [
@@ -86,11 +86,18 @@ def check_cells(
         figure_text(check["value"]),
         f"[{figure_text(check['ci_low'])}, {figure_text(check['ci_high'])}]",
         str(check["n"]),
-        f"{_SIGNS[check['direction']]} {figure_text(check['threshold'])}",
+        _threshold_text(check),
     ]
     if include_test is not None:
         cells.append(include_test[0])
     return cells
+
+
+def _threshold_text(check: dict[str, Any]) -> str:
+    threshold = check["threshold"]
+    if threshold is None or (isinstance(threshold, float) and math.isnan(threshold)):
+        return "-"
+    return f"{_SIGNS[check['direction']]} {figure_text(threshold)}"
 
 
 def format_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
