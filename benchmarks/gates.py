@@ -29,10 +29,11 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "example_project"))
 
-import pytest_visionguard as vg  # noqa: E402
 from digit_reader.data import evaluation_set  # noqa: E402
 from digit_reader.model import load_model  # noqa: E402
 from digit_reader.model import normalize  # noqa: E402
+
+import pytest_visionguard as vg  # noqa: E402
 from pytest_visionguard.corruptions import corrupt  # noqa: E402
 from pytest_visionguard.evaluation import Evaluation  # noqa: E402
 from pytest_visionguard.guard import VisionGuard  # noqa: E402
@@ -72,12 +73,18 @@ def gate_suite(model: torch.nn.Module, data: vg.EvalSet) -> None:
     guard.assert_accuracy(at_least=0.93, by="ink")
     guard.assert_robustness("gaussian_noise", severity=3, max_drop=0.06)
     try:
-        guard.assert_robustness("gaussian_noise", severity=3, min_accuracy=0.9, by="site")
+        guard.assert_robustness(
+            "gaussian_noise", severity=3, min_accuracy=0.9, by="site"
+        )
     except vg.GateFailure:
         pass
     guard.assert_robustness("low_light", severity=2, max_drop=0.06)
     guard.assert_cost(
-        MISREAD_COSTS, at_most=0.25, review_below=0.8, review_cost=1.0, max_review_rate=0.12
+        MISREAD_COSTS,
+        at_most=0.25,
+        review_below=0.8,
+        review_cost=1.0,
+        max_review_rate=0.12,
     )
 
 
@@ -93,13 +100,17 @@ def best_of(repeats: int, run: Callable[[], None]) -> list[float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeats", type=int, default=5, metavar="N", help="runs of each (default: 5)")
+    parser.add_argument(
+        "--repeats", type=int, default=5, metavar="N", help="runs of each (default: 5)"
+    )
     arguments = parser.parse_args()
 
     torch.set_num_threads(os.cpu_count() or 1)
     model = load_model().eval()
     images, labels, metadata = evaluation_set()
-    data = vg.EvalSet(images, labels, metadata=metadata, class_names=[str(d) for d in range(10)])
+    data = vg.EvalSet(
+        images, labels, metadata=metadata, class_names=[str(d) for d in range(10)]
+    )
     bare_loop(model, images)  # warm-up: first calls allocate and load kernels
 
     # Interleave the two so that drift in machine load hits both alike.
@@ -111,10 +122,18 @@ def main() -> None:
 
     bare = statistics.median(bare_times)
     suite = statistics.median(suite_times)
-    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}")
-    print(f"images: {len(images)}, inputs: clean + {len(CORRUPTED_INPUTS)} corruptions, repeats: {arguments.repeats}")
-    print(f"bare inference loop: median {bare:.3f} s (min {min(bare_times):.3f}, max {max(bare_times):.3f})")
-    print(f"gate suite:          median {suite:.3f} s (min {min(suite_times):.3f}, max {max(suite_times):.3f})")
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}"
+    )
+    print(
+        f"images: {len(images)}, inputs: clean + {len(CORRUPTED_INPUTS)} corruptions, repeats: {arguments.repeats}"
+    )
+    print(
+        f"bare inference loop: median {bare:.3f} s (min {min(bare_times):.3f}, max {max(bare_times):.3f})"
+    )
+    print(
+        f"gate suite:          median {suite:.3f} s (min {min(suite_times):.3f}, max {max(suite_times):.3f})"
+    )
     print(f"ratio suite / bare:  {suite / bare:.3f} (target <= 1.10)")
 
 

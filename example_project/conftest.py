@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import pytest_visionguard as vg
-
 from digit_reader.data import NUM_CLASSES
 from digit_reader.data import evaluation_set
 from digit_reader.model import load_model
 from digit_reader.model import normalize
+
+import pytest_visionguard as vg
 
 
 @pytest.fixture(scope="session")

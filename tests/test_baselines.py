@@ -72,7 +72,7 @@ def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def flipping(tiny: pytest.Pytester) -> pytest.Pytester:
     """The tiny project with a model whose mistakes flips.txt chooses."""
-    from conftest import TINY_CONFTEST
+    from tiny_project import TINY_CONFTEST
 
     tiny.makeconftest(TINY_CONFTEST + FLIPPING_CONFTEST)
     return tiny

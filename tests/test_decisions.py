@@ -21,7 +21,9 @@ SIMULATIONS = 4000
 
 
 def _checks_for(successes: np.ndarray, settings: DecisionSettings) -> list:
-    low, high = wilson_interval(successes, np.full(successes.shape, GROUP_SIZE), confidence=0.95)
+    low, high = wilson_interval(
+        successes, np.full(successes.shape, GROUP_SIZE), confidence=0.95
+    )
     return [
         make_check(
             group=f"g{i}",
@@ -38,7 +40,9 @@ def _checks_for(successes: np.ndarray, settings: DecisionSettings) -> list:
     ]
 
 
-def _failure_rate(true_rate: float, settings: DecisionSettings, groups: int = 1) -> float:
+def _failure_rate(
+    true_rate: float, settings: DecisionSettings, groups: int = 1
+) -> float:
     rng = np.random.default_rng(20261204)
     draws = rng.binomial(GROUP_SIZE, true_rate, size=(SIMULATIONS, groups))
     failed = 0
@@ -63,7 +67,9 @@ def test_lenient_false_failure_rate_at_most_five_percent() -> None:
 def test_strict_false_pass_rate_at_most_five_percent() -> None:
     # A group just below the floor: strict gates pass it only when the whole
     # interval clears the floor.
-    rate = 1 - _failure_rate(FLOOR - 1e-9, DecisionSettings(confidence=0.95, strict=True))
+    rate = 1 - _failure_rate(
+        FLOOR - 1e-9, DecisionSettings(confidence=0.95, strict=True)
+    )
     assert rate <= 0.05
 
 
@@ -110,7 +116,9 @@ def test_holm_still_fails_clear_failure() -> None:
         (0.90, 0.90, 0.95, "pass"),
     ],
 )
-def test_interval_rule_by_hand(value: float, low: float, high: float, expected: str) -> None:
+def test_interval_rule_by_hand(
+    value: float, low: float, high: float, expected: str
+) -> None:
     check = make_check(
         group="g",
         figure="accuracy",
@@ -144,7 +152,11 @@ def test_inconclusive_estimates_more_images() -> None:
 
 
 def test_small_group_policies() -> None:
-    for policy, status, passed in (("fail", "too_small", False), ("warn", "too_small", True), ("skip", "skipped", True)):
+    for policy, status, passed in (
+        ("fail", "too_small", False),
+        ("warn", "too_small", True),
+        ("skip", "skipped", True),
+    ):
         settings = DecisionSettings(min_group_size=30, small_groups=policy)  # type: ignore[arg-type]
         check = make_check(
             group="g",

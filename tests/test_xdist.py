@@ -69,7 +69,7 @@ def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture
 def counting(tiny: pytest.Pytester) -> pytest.Pytester:
     """The tiny project with a model that logs how many images it sees."""
-    from conftest import TINY_CONFTEST
+    from tiny_project import TINY_CONFTEST
 
     tiny.makeconftest(TINY_CONFTEST + COUNTING_CONFTEST)
     tiny.makepyfile(test_gates=SIX_GATES)

@@ -9,7 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import given
+from hypothesis import settings
+
 from pytest_visionguard import GateFailure
+from pytest_visionguard.strategies import corruption_names
 
 # A misread digit sends a letter to the wrong depot: cost 10, whichever digits
 # were confused. A correct read costs nothing. A clerk who keys in the digit
@@ -51,6 +56,17 @@ def test_zero_is_rarely_missed(visionguard):
     )
 
 
+@pytest.mark.no_regression("accuracy", by="site", tolerance=0.01, paired=True)
+def test_no_site_worse_than_released(visionguard):
+    """No site reads more than 1 point worse than the released model.
+
+    The figures of the released model are in ``visionguard-baseline.json``,
+    committed with the code; ``paired=True`` compares the two models on the
+    same images with McNemar's test. After a deliberate change, record the
+    new figures with ``pytest --visionguard-update-baseline`` and commit them.
+    """
+
+
 @pytest.mark.calibration(max_ece=0.03)
 def test_confidence_is_calibrated(visionguard):
     """Top-label confidence is within 0.03 of accuracy on average (ECE, 15 bins).
@@ -76,7 +92,7 @@ def test_survives_sensor_noise(visionguard):
     raises=GateFailure,
     reason=(
         "known weakness: under severity-3 sensor noise the south site reads "
-        "about 83% of digits (north about 97%), because the model saw only "
+        "about 84% of digits (north about 96%), because the model saw only "
         "200 south images in training"
     ),
 )
@@ -89,15 +105,36 @@ def test_noisy_south_sensors_meet_floor(visionguard):
     """
 
 
-# NOTE: max_drop was set from a stand-in darkening (x * 0.4 + N(0, 0.02)),
-# not from the plugin's low_light corruption, whose severity 2 may be harsher.
-@pytest.mark.robustness("low_light", severity=2, max_drop=0.06)
+@pytest.mark.robustness("low_light", severity=3, max_drop=0.05)
 def test_survives_night_shift(visionguard):
-    """The night shift's dim lighting costs at most 6 points of accuracy.
+    """The night shift's dim lighting costs at most 5 points of accuracy.
 
     The night shift is simulated by the ``low_light`` corruption
-    (underexposure with sensor noise). No scans from a real night shift exist.
+    (underexposure with sensor noise) at severity 3. No scans from a real
+    night shift exist.
     """
+
+
+# The visionguard fixture is a view over the session's cached predictions and
+# keeps no state between calls, so sharing it across examples is safe.
+@settings(
+    max_examples=20,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
+)
+@given(name=corruption_names(include=["noise", "blur", "digital"]))
+def test_mildest_corruptions_barely_matter(visionguard, name):
+    """At severity 1, no sensor, blur or digital corruption costs 4 points.
+
+    Hypothesis draws the corruptions; if one breaks the property, it shrinks
+    the failure to the first such name in registry order, which the message
+    names. Weather (snow, frost, fog) and occlusion change the scene itself,
+    so they are gated separately, not here.
+    """
+    table = visionguard.robustness(name, severities=1)
+    drop = float(table["drop"].iloc[0])
+    assert drop <= 0.04, f"{name} at severity 1 costs {drop:.3f} accuracy"
 
 
 @pytest.mark.cost_budget(
