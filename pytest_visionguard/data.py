@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterator
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -138,7 +137,7 @@ class EvalSet:
         are decoded as RGB with Pillow in batches; all must share one size.
 
         Args:
-            root: the folder that holds one sub-folder per class.
+            root: the folder with one sub-folder per class.
             metadata: a CSV path or a DataFrame with a `path` column holding
                 each image's path relative to `root` (forward slashes), plus
                 the subgroup columns. Every image needs exactly one row.
@@ -376,14 +375,14 @@ def _item_to_tensor(image: Any, index: int) -> torch.Tensor:
         tensor = pil_to_tensor(image.convert(mode))
     else:
         raise VisionGuardError(
-            f"dataset item {index} holds an image of type {type(image).__name__}; "
+            f"dataset item {index} contains an image of type {type(image).__name__}; "
             "return a tensor, a numpy array or a PIL image"
         )
     if tensor.ndim == 2:
         tensor = tensor.unsqueeze(0)
     if tensor.ndim != 3:
         raise VisionGuardError(
-            f"dataset item {index} holds an image of shape {tuple(tensor.shape)}; "
+            f"dataset item {index} contains an image of shape {tuple(tensor.shape)}; "
             "expected C×H×W or H×W"
         )
     return tensor
@@ -477,8 +476,3 @@ def _join_folder_metadata(
             f"{missing[:3]}; add a row per image"
         )
     return by_path.loc[wanted].reset_index()
-
-
-def batch_count(length: int, batch_size: int) -> int:
-    """Return the number of batches of `batch_size` that cover `length` items."""
-    return math.ceil(length / batch_size) if length else 0

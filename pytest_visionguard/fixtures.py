@@ -30,7 +30,7 @@ def visionguard_model() -> Any:
 
     Return a `torch.nn.Module`, or a `pytest_visionguard.Classifier` to set
     preprocessing, output kind or batch size. This default raises an error that
-    says so.
+    explains how.
     """
     raise VisionGuardError(
         _MISSING_FIXTURE.format(
@@ -46,13 +46,31 @@ def visionguard_data() -> Any:
     """The evaluation set: override it in conftest.py.
 
     Return a `pytest_visionguard.EvalSet` of images, labels and subgroup
-    metadata. This default raises an error that says so.
+    metadata. This default raises an error that explains how.
     """
     raise VisionGuardError(
         _MISSING_FIXTURE.format(
             name="visionguard_data",
             what="a pytest_visionguard.EvalSet",
             example="vg.EvalSet(images, labels, metadata=metadata_frame)",
+        )
+    )
+
+
+@pytest.fixture(scope="session")
+def visionguard_reference_model() -> Any:
+    """The reference model of corruption errors (mCE): override it in conftest.py.
+
+    Return a `torch.nn.Module` or a `pytest_visionguard.Classifier`, such as
+    the model in production or a standard baseline (ImageNet-C uses
+    AlexNet). Only `visionguard.corruption_error` reads it; this default
+    raises an error that explains how.
+    """
+    raise VisionGuardError(
+        _MISSING_FIXTURE.format(
+            name="visionguard_reference_model",
+            what="the model that corruption errors are relative to",
+            example="vg.Classifier(load_released_model(), preprocess=normalize)",
         )
     )
 
@@ -68,4 +86,9 @@ def visionguard(
     """
     from pytest_visionguard.plugin import guard_for_item
 
-    return guard_for_item(request.node, visionguard_model, visionguard_data)
+    def reference_model() -> Any:
+        return request.getfixturevalue("visionguard_reference_model")
+
+    return guard_for_item(
+        request.node, visionguard_model, visionguard_data, reference_model
+    )

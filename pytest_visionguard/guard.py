@@ -36,8 +36,10 @@ from pytest_visionguard.measurements import IntervalSettings
 from pytest_visionguard.measurements import MeasuredRow
 from pytest_visionguard.measurements import Measurement
 from pytest_visionguard.measurements import measure_calibration
+from pytest_visionguard.measurements import measure_corruption_error
 from pytest_visionguard.measurements import measure_cost
 from pytest_visionguard.measurements import measure_coverage
+from pytest_visionguard.measurements import measure_mean_robustness
 from pytest_visionguard.measurements import measure_rate
 from pytest_visionguard.measurements import measure_robustness
 
@@ -78,6 +80,9 @@ class VisionGuard:
         settings: run-wide defaults; per-call arguments override them.
         recorder: called with each gate's result and measurement, so the
             pytest plugin can report them.
+        reference: the evaluation of a reference model on the same data, or
+            a callable that returns it when first needed, for corruption
+            errors.
     """
 
     def __init__(
@@ -86,10 +91,12 @@ class VisionGuard:
         *,
         settings: GuardSettings | None = None,
         recorder: Recorder | None = None,
+        reference: Evaluation | Callable[[], Evaluation] | None = None,
     ) -> None:
         self.evaluation = evaluation
         self.settings = settings or GuardSettings()
         self._recorder = recorder
+        self._reference = reference
 
     # Measurements
 
@@ -164,9 +171,52 @@ class VisionGuard:
         severities: int | Sequence[int] = (1, 2, 3, 4, 5),
         by: str | Sequence[str] | None = None,
         groups: Groups = None,
+        mean_over_severities: bool = False,
     ) -> pd.DataFrame:
-        """Return accuracy per corruption, severity and group, with the drop from clean."""
-        return self._robustness(corruptions, severities, by, groups).frame()
+        """Return accuracy per corruption, severity and group, with the drop from clean.
+
+        With `mean_over_severities=True` each corruption has one row per
+        group, severity "mean", averaging over `severities`.
+        """
+        return self._robustness(
+            corruptions, severities, by, groups, mean=mean_over_severities
+        ).frame()
+
+    def corruption_error(
+        self,
+        corruptions: str | Sequence[str] = "all",
+        *,
+        severities: int | Sequence[int] = (1, 2, 3, 4, 5),
+        by: str | Sequence[str] | None = None,
+        groups: Groups = None,
+    ) -> pd.DataFrame:
+        """Return the corruption error relative to the reference model, per group.
+
+        `ce` is the model's errors summed over the severities divided by the
+        reference model's, per corruption, and `relative_ce` the same ratio
+        of the errors added to each model's clean error. The rows with
+        corruption "mean" hold mCE and relative mCE. Under pytest the
+        reference is the `visionguard_reference_model` fixture.
+
+        Raises:
+            VisionGuardError: when no reference model is defined.
+        """
+        from pytest_visionguard.corruptions import resolve_corruptions
+
+        names = resolve_corruptions(corruptions)
+        levels = _check_severities(severities)
+        reference = self._reference_evaluation()
+        inputs = [(name, level) for name in names for level in levels]
+        measurement = measure_corruption_error(
+            self.predictions(),
+            [self.predictions(name, level) for name, level in inputs],
+            reference.predictions(),
+            [reference.predictions(name, level) for name, level in inputs],
+            by=by,
+            intervals=self._intervals(None),
+            groups=groups,
+        )
+        return measurement.frame()
 
     def coverage(
         self,
@@ -431,6 +481,7 @@ class VisionGuard:
         min_group_size: int | None = None,
         small_groups: str | None = None,
         correction: str | None = None,
+        mean_over_severities: bool = False,
     ) -> GateResult:
         """Require accuracy under corruption to hold up in every group.
 
@@ -439,6 +490,9 @@ class VisionGuard:
             severity: one severity or several, each from 1 to 5.
             max_drop: the largest allowed fall from clean accuracy.
             min_accuracy: the floor on accuracy under corruption.
+            mean_over_severities: judge each corruption's accuracy averaged
+                over `severity` (for example `severity=(1, 2, 3, 4, 5)`)
+                instead of each severity on its own.
 
         Raises:
             GateFailure: when a group drops more than `max_drop` or falls
@@ -451,7 +505,12 @@ class VisionGuard:
             confidence, strict, min_group_size, small_groups, correction
         )
         measurement = self._robustness(
-            corruptions, severity, by, groups, decision=decision
+            corruptions,
+            severity,
+            by,
+            groups,
+            decision=decision,
+            mean=mean_over_severities,
         )
         checks: list[Check] = []
         parts = []
@@ -473,6 +532,10 @@ class VisionGuard:
             parts.append(f"accuracy >= {format_figure(min_accuracy)}")
         names = sorted({str(row.key[0]) for row in measurement.rows})
         description = " and ".join(parts) + f" under {', '.join(names)}"
+        if mean_over_severities:
+            description += " averaged over severities " + ", ".join(
+                map(str, _check_severities(severity))
+            )
         return self._finish(
             "robustness", description, by, measurement, checks, decision
         )
@@ -665,6 +728,7 @@ class VisionGuard:
         by: str | Sequence[str] | None,
         groups: Groups,
         decision: DecisionSettings | None = None,
+        mean: bool = False,
     ) -> Measurement:
         from pytest_visionguard.corruptions import resolve_corruptions
 
@@ -674,9 +738,28 @@ class VisionGuard:
         corrupted = [
             self.predictions(name, level) for name in names for level in levels
         ]
-        return measure_robustness(
+        measure = measure_mean_robustness if mean else measure_robustness
+        return measure(
             clean, corrupted, by=by, intervals=self._intervals(decision), groups=groups
         )
+
+    def _reference_evaluation(self) -> Evaluation:
+        reference = self._reference
+        if reference is None:
+            raise VisionGuardError(
+                "corruption errors need a reference model; pass VisionGuard("
+                "reference=...) or, under pytest, define a "
+                "visionguard_reference_model fixture"
+            )
+        if not isinstance(reference, Evaluation):
+            reference = reference()
+            self._reference = reference
+        if reference.data is not self.evaluation.data:
+            raise VisionGuardError(
+                "the reference model must be evaluated on the same EvalSet as "
+                "the model under test"
+            )
+        return reference
 
     def _finish(
         self,

@@ -308,6 +308,186 @@ def measure_robustness(
     return Measurement("accuracy", index_names, rows, intervals.confidence, "wilson")
 
 
+def measure_mean_robustness(
+    clean: Predictions,
+    corrupted: Sequence[Predictions],
+    *,
+    by: str | Sequence[str] | None,
+    intervals: IntervalSettings,
+    groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Measurement:
+    """Measure accuracy per corruption averaged over its severities, per group.
+
+    Rows have the severity "mean". Each image scores the share of the
+    severities under which it is classified right, and the value is the mean
+    of those scores with a bootstrap interval over images, so n is the
+    group's images. `drop` is the clean accuracy minus that mean, with a
+    paired bootstrap interval.
+    """
+    columns = normalise_by(by)
+    split = split_groups(clean.metadata, columns, groups=groups)
+    by_corruption: dict[str, list[Predictions]] = {}
+    for predictions in corrupted:
+        by_corruption.setdefault(str(predictions.corruption), []).append(predictions)
+    rows = []
+    for name, runs in by_corruption.items():
+        scores = np.mean([run.correct for run in runs], axis=0)
+        for group in split:
+            rows.append(_mean_robustness_row(clean, name, scores, group, intervals))
+    index_names = ("corruption", "severity", *_index_names(columns))
+    return Measurement("accuracy", index_names, rows, intervals.confidence, "bootstrap")
+
+
+def _mean_robustness_row(
+    clean: Predictions,
+    name: str,
+    scores: np.ndarray,
+    group: Group,
+    intervals: IntervalSettings,
+) -> MeasuredRow:
+    key = (name, "mean", *group.index_key)
+    label = f"{name}@mean" + (f", {group.label}" if group.key else "")
+    n = int(group.indices.size)
+    if n == 0:
+        extras = dict.fromkeys(
+            ("clean_accuracy", "drop", "drop_ci_low", "drop_ci_high"), math.nan
+        )
+        return MeasuredRow(key, label, 0, math.nan, math.nan, math.nan, extras)
+    group_scores = scores[group.indices]
+    clean_correct = clean.correct[group.indices].astype(np.float64)
+    low, high = _mean_interval(group_scores, intervals)
+    drop_low, drop_high = _mean_interval(clean_correct - group_scores, intervals)
+    value = float(group_scores.mean())
+    extras = {
+        "clean_accuracy": float(clean_correct.mean()),
+        "drop": float(clean_correct.mean()) - value,
+        "drop_ci_low": drop_low,
+        "drop_ci_high": drop_high,
+    }
+    return MeasuredRow(key, label, n, value, low, high, extras)
+
+
+def _mean_interval(
+    values: np.ndarray, intervals: IntervalSettings
+) -> tuple[float, float]:
+    return metrics.bootstrap_mean_interval(
+        values,
+        n_resamples=intervals.n_resamples,
+        confidence=intervals.confidence,
+        seed=intervals.seed,
+    )
+
+
+def measure_corruption_error(
+    clean: Predictions,
+    corrupted: Sequence[Predictions],
+    reference_clean: Predictions,
+    reference_corrupted: Sequence[Predictions],
+    *,
+    by: str | Sequence[str] | None,
+    intervals: IntervalSettings,
+    groups: Mapping[str, Sequence[Any]] | None = None,
+) -> Measurement:
+    """Measure the corruption error (CE) relative to a reference model, per group.
+
+    Following Hendrycks and Dietterich (2019, "Benchmarking Neural Network
+    Robustness to Common Corruptions and Perturbations"), for corruption c
+    the CE is the model's top-1 errors summed over the severities divided by
+    the reference model's, and the relative CE divides the errors added to
+    the clean error in the same way. A row with corruption "mean" holds mCE
+    and relative mCE, the means over the corruptions. Values below 1 mean
+    the model is more robust than the reference. Intervals come from a
+    bootstrap over images, which keeps each image's errors under every
+    corruption, severity and model together.
+    """
+    names = list(dict.fromkeys(str(run.corruption) for run in corrupted))
+    errors = _errors_per_image(corrupted, names)
+    reference_errors = _errors_per_image(reference_corrupted, names)
+    severities = len(corrupted) // len(names)
+    clean_errors = (~clean.correct).astype(np.float64) * severities
+    reference_clean_errors = (~reference_clean.correct).astype(np.float64) * severities
+    columns = normalise_by(by)
+    rows = []
+    for group in split_groups(clean.metadata, columns, groups=groups):
+        arrays = (
+            errors[group.indices],
+            reference_errors[group.indices],
+            clean_errors[group.indices],
+            reference_clean_errors[group.indices],
+        )
+        for column, name in enumerate([*names, "mean"]):
+            selected = None if name == "mean" else column
+            rows.append(_corruption_error_row(name, selected, arrays, group, intervals))
+    return Measurement(
+        "ce",
+        ("corruption", *_index_names(columns)),
+        rows,
+        intervals.confidence,
+        "bootstrap",
+    )
+
+
+def _errors_per_image(runs: Sequence[Predictions], names: list[str]) -> np.ndarray:
+    """Return N×C counts of the severities under which each image is misclassified."""
+    counts = np.zeros((len(runs[0]), len(names)), dtype=np.float64)
+    for run in runs:
+        counts[:, names.index(str(run.corruption))] += ~run.correct
+    return counts
+
+
+def _corruption_error_row(
+    name: str,
+    column: int | None,
+    arrays: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
+    group: Group,
+    intervals: IntervalSettings,
+) -> MeasuredRow:
+    key = (name, *group.index_key)
+    label = name + (f", {group.label}" if group.key else "")
+    n = int(group.indices.size)
+    if n == 0:
+        extras = {"relative_ce": math.nan}
+        return MeasuredRow(key, label, 0, math.nan, math.nan, math.nan, extras)
+
+    def ce(errors: np.ndarray, reference: np.ndarray, *_: np.ndarray) -> float:
+        return _ratio_of_sums(errors, reference, column)
+
+    def relative(
+        errors: np.ndarray,
+        reference: np.ndarray,
+        clean: np.ndarray,
+        reference_clean: np.ndarray,
+    ) -> float:
+        added = errors - clean[:, None]
+        reference_added = reference - reference_clean[:, None]
+        return _ratio_of_sums(added, reference_added, column)
+
+    value = ce(*arrays)
+    low, high = metrics.bootstrap_interval(
+        ce,
+        arrays,
+        n_resamples=intervals.n_resamples,
+        confidence=intervals.confidence,
+        seed=intervals.seed,
+    )
+    return MeasuredRow(
+        key, label, n, value, low, high, {"relative_ce": relative(*arrays)}
+    )
+
+
+def _ratio_of_sums(
+    errors: np.ndarray, reference: np.ndarray, column: int | None
+) -> float:
+    """Return one corruption's ratio of summed errors, or the mean over corruptions."""
+    totals = errors.sum(axis=0)
+    reference_totals = reference.sum(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = np.where(reference_totals != 0, totals / reference_totals, np.nan)
+    if column is not None:
+        return float(ratios[column])
+    return float(ratios.mean())
+
+
 def measure_coverage(
     predictions: Predictions,
     *,
@@ -681,7 +861,9 @@ __all__ = [
     "group_index",
     "measure_calibration",
     "measure_cost",
+    "measure_corruption_error",
     "measure_coverage",
+    "measure_mean_robustness",
     "measure_rate",
     "measure_robustness",
 ]

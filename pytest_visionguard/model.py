@@ -105,7 +105,7 @@ class Classifier:
             first_index: the evaluation-set index of `images[0]`, for messages.
 
         Raises:
-            VisionGuardError: when the output is not N×K, holds NaN or
+            VisionGuardError: when the output is not N×K, contains NaN or
                 infinity, or is not a probability distribution although
                 `outputs="probabilities"`.
         """

@@ -7,6 +7,7 @@ the plugin but do not use it pay nothing at start-up.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from collections.abc import Generator
 from dataclasses import dataclass
 from dataclasses import field
@@ -22,6 +23,7 @@ from pytest_visionguard.errors import VisionGuardWarning
 from pytest_visionguard.fixtures import visionguard
 from pytest_visionguard.fixtures import visionguard_data
 from pytest_visionguard.fixtures import visionguard_model
+from pytest_visionguard.fixtures import visionguard_reference_model
 from pytest_visionguard.reporting.terminal import render_gate_table
 from pytest_visionguard.reporting.terminal import render_summary
 
@@ -33,7 +35,12 @@ if TYPE_CHECKING:
     from pytest_visionguard.guard import VisionGuard
     from pytest_visionguard.measurements import Measurement
 
-__all__ = ["visionguard", "visionguard_data", "visionguard_model"]
+__all__ = [
+    "visionguard",
+    "visionguard_data",
+    "visionguard_model",
+    "visionguard_reference_model",
+]
 
 USER_PROPERTY = "visionguard"
 
@@ -249,7 +256,7 @@ class SummaryCollector:
     """Collects gate results from test reports and prints the summary table.
 
     Reports carry the results in `user_properties`, which pytest-xdist sends
-    from workers to the controller, so the controller sees every gate.
+    from workers to the controller, so the controller receives every gate.
     """
 
     def __init__(self, state: PluginState) -> None:
@@ -276,8 +283,17 @@ class SummaryCollector:
             terminalreporter.write_line(line)
 
 
-def guard_for_item(item: pytest.Item, model: Any, data: Any) -> VisionGuard:
-    """Return a VisionGuard for a test, sharing the session's cached inference."""
+def guard_for_item(
+    item: pytest.Item,
+    model: Any,
+    data: Any,
+    reference_model: Callable[[], Any] | None = None,
+) -> VisionGuard:
+    """Return a VisionGuard for a test, sharing the session's cached inference.
+
+    `reference_model` returns the `visionguard_reference_model` fixture's
+    value; it is called only when a corruption-error measurement needs it.
+    """
     from pytest_visionguard.guard import GuardSettings
     from pytest_visionguard.guard import VisionGuard
 
@@ -297,7 +313,14 @@ def guard_for_item(item: pytest.Item, model: Any, data: Any) -> VisionGuard:
         item.user_properties.append((USER_PROPERTY, result.to_json()))
         item.stash.setdefault(RESULTS_KEY, []).append((result, measurement))
 
-    guard = VisionGuard(evaluation, settings=settings, recorder=record)
+    def reference() -> Evaluation:
+        if reference_model is None:
+            raise VisionGuardError("no reference model is available outside a test")
+        return _evaluation_for(state, reference_model(), data, cache)
+
+    guard = VisionGuard(
+        evaluation, settings=settings, recorder=record, reference=reference
+    )
     _bind_baseline(item, guard)
     return guard
 

@@ -358,3 +358,38 @@ def test_gap_gate_between_sites(tiny: pytest.Pytester) -> None:
             "*site=north vs site=south: accuracy gap 0.150, 95% CI*threshold <= 0.100: fails",
         ]
     )
+
+
+def test_corruption_error_uses_reference_fixture(tiny: pytest.Pytester) -> None:
+    tiny.makepyfile(
+        """
+        import pytest
+        from conftest import PixelReader
+
+        @pytest.fixture(scope="session")
+        def visionguard_reference_model():
+            return PixelReader()
+
+        def test_against_itself(visionguard):
+            table = visionguard.corruption_error(["brightness"], severities=(5,))
+            assert table.loc[("brightness", "all"), "ce"] == 1.0
+            assert table.loc[("mean", "all"), "ce"] == 1.0
+        """
+    )
+    tiny.runpytest().assert_outcomes(passed=1)
+
+
+def test_corruption_error_without_reference_fixture(tiny: pytest.Pytester) -> None:
+    tiny.makepyfile(
+        """
+        def test_missing(visionguard):
+            visionguard.corruption_error("brightness")
+        """
+    )
+    result = tiny.runpytest()
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*VisionGuardError: no visionguard_reference_model fixture is defined; add one to conftest.py*"
+        ]
+    )

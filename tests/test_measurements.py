@@ -143,3 +143,89 @@ def test_min_group_size_counts_positives() -> None:
             min_group_size=7,
             small_groups="warn",
         )
+
+
+class MeanReader(torch.nn.Module):
+    """Reads class round(2 * mean pixel) of three, so corruptions move it."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        predicted = (x.mean(dim=(1, 2, 3)) * 2).round().long().clamp(0, 2)
+        return torch.nn.functional.one_hot(predicted, 3).double() * 4
+
+
+class AlwaysWrong(torch.nn.Module):
+    """Predicts class (label + 1) mod 3 for the MeanReader images below."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return MeanReader()(x).roll(1, dims=1)
+
+
+def _mean_reader_data() -> vg.EvalSet:
+    levels = torch.tensor([0.05, 0.5, 0.95] * 20)
+    images = levels.view(-1, 1, 1, 1).repeat(1, 1, 8, 8)
+    labels = [0, 1, 2] * 20
+    return vg.EvalSet(
+        images, labels, metadata=pd.DataFrame({"half": [0] * 30 + [1] * 30})
+    )
+
+
+def _evaluation(model: torch.nn.Module, data: vg.EvalSet) -> Evaluation:
+    return Evaluation(vg.Classifier(model), data, device=torch.device("cpu"))
+
+
+def test_robustness_mean_over_severities() -> None:
+    data = _mean_reader_data()
+    guard = VisionGuard(_evaluation(MeanReader(), data))
+    per_severity = guard.robustness("contrast", severities=(1, 3, 5))
+    mean = guard.robustness("contrast", severities=(1, 3, 5), mean_over_severities=True)
+    expected = per_severity["accuracy"].mean()
+    assert mean.loc[("contrast", "mean", "all"), "accuracy"] == pytest.approx(expected)
+    assert mean.loc[("contrast", "mean", "all"), "n"] == 60
+    assert mean.loc[("contrast", "mean", "all"), "drop"] == pytest.approx(
+        1.0 - expected
+    )
+    result = guard.assert_robustness(
+        "contrast", severity=(1, 3, 5), min_accuracy=0.0, mean_over_severities=True
+    )
+    assert "averaged over severities 1, 3, 5" in result.description
+
+
+def test_corruption_error_against_itself_is_one() -> None:
+    data = _mean_reader_data()
+    guard = VisionGuard(
+        _evaluation(MeanReader(), data), reference=_evaluation(MeanReader(), data)
+    )
+    table = guard.corruption_error(["brightness"], severities=(3, 5))
+    assert table.index.names == ["corruption", "group"]
+    assert table.loc[("brightness", "all"), "ce"] == pytest.approx(1.0)
+    assert table.loc[("mean", "all"), "ce"] == pytest.approx(1.0)
+    # Contrast keeps each image's mean, so neither model errs: 0 / 0 is NaN.
+    undefined = guard.corruption_error("contrast", severities=(3,))
+    assert np.isnan(undefined.loc[("contrast", "all"), "ce"])
+
+
+def test_corruption_error_against_always_wrong_reference() -> None:
+    # The reference misreads every image under every input, so its summed
+    # errors are 60 images × 2 severities, and the model's CE is its error
+    # count over that; the relative CE divides the added errors by 0.
+    data = _mean_reader_data()
+    guard = VisionGuard(
+        _evaluation(MeanReader(), data), reference=_evaluation(AlwaysWrong(), data)
+    )
+    table = guard.corruption_error(["contrast"], severities=(3, 5), by="half")
+    accuracy = guard.robustness("contrast", severities=(3, 5), by="half")
+    for half in (0, 1):
+        errors = sum(
+            (1 - accuracy.loc[("contrast", s, half), "accuracy"]) * 30 for s in (3, 5)
+        )
+        row = table.loc[("contrast", half)]
+        assert row["ce"] == pytest.approx(errors / 60)
+        assert row["ci_low"] <= row["ce"] <= row["ci_high"]
+
+
+def test_corruption_error_needs_reference() -> None:
+    guard = VisionGuard(_evaluation(MeanReader(), _mean_reader_data()))
+    with pytest.raises(
+        vg.VisionGuardError, match="define a visionguard_reference_model fixture"
+    ):
+        guard.corruption_error("contrast")
