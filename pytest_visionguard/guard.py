@@ -530,12 +530,13 @@ class VisionGuard:
                 decision,
             )
             parts.append(f"accuracy >= {format_figure(min_accuracy)}")
-        names = sorted({str(row.key[0]) for row in measurement.rows})
-        description = " and ".join(parts) + f" under {', '.join(names)}"
+        names = ", ".join(dict.fromkeys(str(row.key[0]) for row in measurement.rows))
+        levels = ", ".join(map(str, _check_severities(severity)))
+        description = " and ".join(parts) + f" under {names}"
         if mean_over_severities:
-            description += " averaged over severities " + ", ".join(
-                map(str, _check_severities(severity))
-            )
+            description += f" averaged over severities {levels}"
+        else:
+            description += f" at severity {levels}"
         return self._finish(
             "robustness", description, by, measurement, checks, decision
         )

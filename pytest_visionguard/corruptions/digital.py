@@ -7,6 +7,8 @@ pixel-sized parameters; the others are relative to the image.
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 import torch.nn.functional as F
 from torchvision.io import decode_jpeg
@@ -246,8 +248,19 @@ def jpeg_compression_uint8(
     images: torch.Tensor, quality: int, context: CorruptionContext
 ) -> torch.Tensor:
     """Encode uint8 images as JPEG at `quality` and decode them."""
-    encoded = encode_jpeg(list(images.cpu()), quality=quality)
-    return torch.stack(decode_jpeg(encoded)).to(images.device)
+    # NOTE: torchvision 0.29 deprecates its JPEG codec in favour of TorchCodec
+    # and warns on every call; the warning is silenced here because users
+    # cannot act on it. Pillow, which torchvision requires, is the fallback
+    # to switch to once the codec is removed.
+    with warnings.catch_warnings():
+        warnings.filterwarnings(
+            "ignore",
+            message="The image decoding and encoding capabilities of TorchVision",
+            category=DeprecationWarning,
+        )
+        encoded = encode_jpeg(list(images.cpu()), quality=quality)
+        decoded = decode_jpeg(encoded)
+    return torch.stack(decoded).to(images.device)
 
 
 @register(
