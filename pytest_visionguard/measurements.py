@@ -303,8 +303,6 @@ def measure_robustness(
         for group in split:
             rows.append(_robustness_row(clean, predictions, group, intervals))
     index_names = ("corruption", "severity", *_index_names(columns))
-    if not columns:
-        index_names = ("corruption", "severity", "group")
     return Measurement("accuracy", index_names, rows, intervals.confidence, "wilson")
 
 
@@ -773,12 +771,7 @@ def _cost_row(
             group.index_key, group.label, 0, math.nan, math.nan, math.nan, extras
         )
     group_costs = costs[group.indices]
-    low, high = metrics.bootstrap_mean_interval(
-        group_costs,
-        n_resamples=intervals.n_resamples,
-        confidence=intervals.confidence,
-        seed=intervals.seed,
-    )
+    low, high = _mean_interval(group_costs, intervals)
     return MeasuredRow(
         group.index_key, group.label, n, float(group_costs.mean()), low, high, extras
     )
@@ -803,11 +796,9 @@ def _robustness_row(
     clean_accuracy = float(clean_correct.mean()) if n else math.nan
     drop_low, drop_high = math.nan, math.nan
     if n:
-        drop_low, drop_high = metrics.bootstrap_mean_interval(
+        drop_low, drop_high = _mean_interval(
             clean_correct.astype(np.float64) - corrupted_correct.astype(np.float64),
-            n_resamples=intervals.n_resamples,
-            confidence=intervals.confidence,
-            seed=intervals.seed,
+            intervals,
         )
     extras = {
         "clean_accuracy": clean_accuracy,
