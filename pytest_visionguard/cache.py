@@ -1,4 +1,8 @@
-"""An on-disk cache of predictions, shared by re-runs and pytest-xdist workers.
+"""An on-disk cache of predictions, shared by pytest-xdist workers and re-runs.
+
+By default only the workers of one pytest-xdist run share a cache, in a
+directory of that run; re-runs share one only when `--visionguard-cache-dir`
+names it.
 
 Each entry is an .npz file with the probabilities and labels of one input
 (the clean evaluation set, or one corruption at one severity). Its name is a
@@ -13,9 +17,9 @@ model while the others wait and then read the stored arrays, so the model
 sees each input once per run, however many workers share the cache.
 
 NOTE: the model's identity cannot see code outside the model's own class
-(a helper its `forward` calls) or attributes outside its state dict; after
-changing those, run with `--visionguard-no-cache` or delete the cache
-directory.
+(a helper its `forward` calls) or attributes outside its state dict, which
+is why re-runs share a cache only when asked; after changing those, delete
+the directory given to `--visionguard-cache-dir`.
 """
 
 from __future__ import annotations

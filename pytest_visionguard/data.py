@@ -286,6 +286,8 @@ def _numpy_to_tensor(array: np.ndarray) -> torch.Tensor:
 def _check_labels(labels: Any, *, expected_length: int) -> np.ndarray:
     if isinstance(labels, torch.Tensor):
         labels = labels.detach().cpu().numpy()
+    if expected_length == 0:
+        raise VisionGuardError("the evaluation set is empty; pass at least one image")
     array = np.asarray(labels)
     if array.ndim != 1:
         raise VisionGuardError(
@@ -408,6 +410,13 @@ def _item_label(label: Any, index: int) -> int:
 def _check_same_size(images: list[torch.Tensor], indices: np.ndarray) -> None:
     first = tuple(images[0].shape)
     for position, image in enumerate(images):
+        if image.shape[0] != images[0].shape[0]:
+            raise VisionGuardError(
+                f"dataset item {int(indices[position])} has {image.shape[0]} "
+                f"channels but item {int(indices[0])} has {images[0].shape[0]}; "
+                "give every image the same mode in the dataset, for example "
+                "image.convert('RGB')"
+            )
         if tuple(image.shape) != first or image.dtype != images[0].dtype:
             raise VisionGuardError(
                 f"dataset item {int(indices[position])} has shape "

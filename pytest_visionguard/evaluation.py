@@ -21,6 +21,7 @@ import torch
 from pytest_visionguard.data import EvalSet
 from pytest_visionguard.data import check_labels_in_range
 from pytest_visionguard.errors import VisionGuardError
+from pytest_visionguard.gates import is_integer
 from pytest_visionguard.model import Classifier
 from pytest_visionguard.model import model_fingerprint
 
@@ -266,14 +267,11 @@ def _input_key(
     from pytest_visionguard.corruptions import get_spec
 
     spec = get_spec(corruption)
-    if (
-        isinstance(severity, bool)
-        or not isinstance(severity, int)
-        or not 1 <= severity <= 5
-    ):
+    if not is_integer(severity) or not 1 <= severity <= 5:  # type: ignore[operator]
         raise VisionGuardError(
             f"severity must be an integer from 1 to 5, got {severity!r}"
         )
+    severity = int(severity)  # type: ignore[arg-type]
     return spec.name, severity
 
 

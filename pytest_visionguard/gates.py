@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+import numbers
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -198,7 +199,21 @@ def make_check(
 
 
 def warn_small_groups(result: GateResult, settings: DecisionSettings) -> None:
-    """Warn about groups that passed only because small groups are allowed."""
+    """Warn about groups that passed only because small groups are allowed.
+
+    A gate that judged no group at all, every one being too small or
+    skipped, passes with a warning.
+    """
+    judged = [c for c in result.checks if c.status not in (TOO_SMALL, SKIPPED)]
+    if result.checks and not judged and result.passed:
+        warnings.warn(
+            f"{result.gate} judged no group: all {len(result.checks)} have fewer "
+            f"than {settings.min_group_size} samples; lower min_group_size or "
+            "add images",
+            VisionGuardWarning,
+            stacklevel=3,
+        )
+        return
     if settings.small_groups != "warn":
         return
     small = [check.group for check in result.checks if check.status == TOO_SMALL]
@@ -206,7 +221,7 @@ def warn_small_groups(result: GateResult, settings: DecisionSettings) -> None:
         warnings.warn(
             f"{result.gate}: {len(small)} groups have fewer than "
             f"{settings.min_group_size} samples and were not judged: "
-            f"{', '.join(small[:5])}",
+            f"{'; '.join(small[:5])}",
             VisionGuardWarning,
             stacklevel=3,
         )
@@ -231,27 +246,58 @@ def format_figure(value: float) -> str:
 
 
 def check_thresholds(
-    gate: str, at_least: float | None, at_most: float | None
+    gate: str,
+    at_least: float | None,
+    at_most: float | None,
+    *,
+    bounds: tuple[float, float] = (0.0, 1.0),
+    names: tuple[str, str] = ("at_least", "at_most"),
 ) -> list[tuple[Direction, float]]:
-    """Return the (direction, threshold) pairs of a gate, checked."""
+    """Return the (direction, threshold) pairs of a gate, checked.
+
+    Args:
+        gate: the gate's marker name, for messages.
+        at_least: the floor, or None.
+        at_most: the ceiling, or None.
+        bounds: the range a threshold must lie in; proportions and
+            calibration errors lie in [0, 1].
+        names: the caller's argument names for the floor and the ceiling.
+    """
     limits: list[tuple[Direction, float]] = []
-    for direction, value in (("at_least", at_least), ("at_most", at_most)):
+    pairs = (("at_least", at_least, names[0]), ("at_most", at_most, names[1]))
+    for direction, value, name in pairs:
         if value is None:
             continue
-        if (
-            isinstance(value, bool)
-            or not isinstance(value, int | float)
-            or not math.isfinite(value)
-        ):
+        if not is_real_number(value) or not math.isfinite(float(value)):
             raise VisionGuardError(
-                f"{gate}: {direction} must be a finite number, got {value!r}"
+                f"{gate}: {name} must be a finite number, got {value!r}"
+            )
+        low, high = bounds
+        if not low <= float(value) <= high:
+            hint = (
+                " (write 0.9, not 90, for 90%)"
+                if float(value) > 1 and high == 1
+                else ""
+            )
+            raise VisionGuardError(
+                f"{gate}: {name}={value!r} is outside [{low:g}, {high:g}]{hint}"
             )
         limits.append((direction, float(value)))  # type: ignore[arg-type]
     if not limits:
         raise VisionGuardError(
-            f"{gate} needs a threshold: pass at_least=, at_most= or both"
+            f"{gate} needs a threshold: pass {names[0]}=, {names[1]}= or both"
         )
     return limits
+
+
+def is_real_number(value: object) -> bool:
+    """Return whether `value` is a real number (numpy scalars included), not a bool."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_integer(value: object) -> bool:
+    """Return whether `value` is an integer (numpy scalars included), not a bool."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def check_decision_settings(
@@ -263,9 +309,7 @@ def check_decision_settings(
 ) -> DecisionSettings:
     """Return validated decision settings."""
     if confidence is not None and (
-        isinstance(confidence, bool)
-        or not isinstance(confidence, int | float)
-        or not 0.0 < confidence < 1.0
+        not is_real_number(confidence) or not 0.0 < confidence < 1.0
     ):
         raise VisionGuardError(
             f"confidence must be a level in (0, 1) such as 0.95, or None, got {confidence!r}"
@@ -275,11 +319,7 @@ def check_decision_settings(
             "strict=True needs confidence=, the interval level that must clear the "
             "threshold"
         )
-    if (
-        isinstance(min_group_size, bool)
-        or not isinstance(min_group_size, int)
-        or min_group_size < 1
-    ):
+    if not is_integer(min_group_size) or min_group_size < 1:
         raise VisionGuardError(
             f"min_group_size must be a positive integer, got {min_group_size!r}"
         )
@@ -392,6 +432,8 @@ def _status_note(check: Check) -> str:
         verdict = (
             "counted as a pass" if check.passed else "counted as a failure (strict)"
         )
+        if not math.isfinite(check.ci_high - check.ci_low):
+            return f": inconclusive, {verdict}; too few images for an interval"
         if check.more_images is None:
             return f": inconclusive, {verdict}; the estimate equals the threshold"
         return (

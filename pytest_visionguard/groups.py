@@ -98,6 +98,11 @@ def _check_columns(
             raise VisionGuardError(
                 f"by={column!r} is not a metadata column; the columns are: {listing}"
             )
+    if groups is not None and not isinstance(groups, Mapping):
+        raise VisionGuardError(
+            f"groups must map each by column to the values it must contain, such "
+            f"as {{{columns[0]!r}: [...]}}, got {groups!r}"
+        )
     for column in groups or {}:
         if column not in columns:
             raise VisionGuardError(

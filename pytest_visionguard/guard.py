@@ -29,6 +29,7 @@ from pytest_visionguard.gates import apply_holm
 from pytest_visionguard.gates import check_decision_settings
 from pytest_visionguard.gates import check_thresholds
 from pytest_visionguard.gates import format_figure
+from pytest_visionguard.gates import is_integer
 from pytest_visionguard.gates import make_check
 from pytest_visionguard.gates import warn_small_groups
 from pytest_visionguard.groups import normalise_by
@@ -410,7 +411,7 @@ class VisionGuard:
             GateFailure: when a group's calibration error is above the limit.
         """
         __tracebackhide__ = True
-        limits = check_thresholds("calibration", None, max_ece)
+        limits = check_thresholds("calibration", None, max_ece, names=("", "max_ece"))
         decision = self._decision(
             confidence, strict, min_group_size, small_groups, correction
         )
@@ -418,7 +419,7 @@ class VisionGuard:
         figure = {"l1": "ece", "l2": "ece_l2", "max": "mce"}[norm]
         checks = _checks(measurement, figure, limits, decision)
         description = _limits_text(figure, limits) + f" over {n_bins} bins"
-        hint = _temperature_hint(measurement, checks)
+        hint = _temperature_hint(measurement, checks) if norm == "l1" else None
         return self._finish(
             "calibration", description, by, measurement, checks, decision, hint
         )
@@ -448,7 +449,7 @@ class VisionGuard:
             GateFailure: when a group's cost or review rate is above its limit.
         """
         __tracebackhide__ = True
-        limits = check_thresholds("cost_budget", None, at_most)
+        limits = check_thresholds("cost_budget", None, at_most, bounds=(0.0, math.inf))
         if max_review_rate is not None and review_below is None:
             raise VisionGuardError("max_review_rate needs review_below and review_cost")
         decision = self._decision(
@@ -460,7 +461,9 @@ class VisionGuard:
         checks = _checks(measurement, "expected_cost", limits, decision)
         description = _limits_text("expected cost", limits)
         if max_review_rate is not None:
-            review_limits = check_thresholds("cost_budget", None, max_review_rate)
+            review_limits = check_thresholds(
+                "cost_budget", None, max_review_rate, names=("", "max_review_rate")
+            )
             checks += _extra_checks(measurement, "review_rate", review_limits, decision)
             description += f" with review_rate <= {format_figure(max_review_rate)}"
         return self._finish(
@@ -501,6 +504,15 @@ class VisionGuard:
         __tracebackhide__ = True
         if max_drop is None and min_accuracy is None:
             raise VisionGuardError("robustness needs max_drop=, min_accuracy= or both")
+        drop_limits = accuracy_limits = None
+        if max_drop is not None:
+            drop_limits = check_thresholds(
+                "robustness", None, max_drop, bounds=(-1.0, 1.0), names=("", "max_drop")
+            )
+        if min_accuracy is not None:
+            accuracy_limits = check_thresholds(
+                "robustness", min_accuracy, None, names=("min_accuracy", "")
+            )
         decision = self._decision(
             confidence, strict, min_group_size, small_groups, correction
         )
@@ -514,22 +526,12 @@ class VisionGuard:
         )
         checks: list[Check] = []
         parts = []
-        if max_drop is not None:
-            checks += _extra_checks(
-                measurement,
-                "drop",
-                check_thresholds("robustness", None, max_drop),
-                decision,
-            )
-            parts.append(f"accuracy drop <= {format_figure(max_drop)}")
-        if min_accuracy is not None:
-            checks += _checks(
-                measurement,
-                "accuracy",
-                check_thresholds("robustness", min_accuracy, None),
-                decision,
-            )
-            parts.append(f"accuracy >= {format_figure(min_accuracy)}")
+        if drop_limits is not None:
+            checks += _extra_checks(measurement, "drop", drop_limits, decision)
+            parts.append(f"accuracy drop <= {format_figure(drop_limits[0][1])}")
+        if accuracy_limits is not None:
+            checks += _checks(measurement, "accuracy", accuracy_limits, decision)
+            parts.append(f"accuracy >= {format_figure(accuracy_limits[0][1])}")
         names = ", ".join(dict.fromkeys(str(row.key[0]) for row in measurement.rows))
         levels = ", ".join(map(str, _check_severities(severity)))
         description = " and ".join(parts) + f" under {names}"
@@ -896,6 +898,10 @@ def _temperature_hint(measurement: Measurement, checks: list[Check]) -> str | No
     """Say what temperature scaling would do for the groups that fail."""
     failing = {check.group for check in checks if not check.passed}
     rows = [row for row in measurement.rows if row.label in failing]
+    temperature = rows[0].extras.get("temperature", math.nan) if rows else math.nan
+    # At T close to 1 scaling changes nothing worth suggesting.
+    if not math.isfinite(temperature) or abs(temperature - 1.0) < 0.05:
+        return None
     parts = [
         f"{row.label} {format_figure(row.extras['ece_held_out'])} -> "
         f"{format_figure(row.extras['ece_held_out_scaled'])}"
@@ -904,10 +910,9 @@ def _temperature_hint(measurement: Measurement, checks: list[Check]) -> str | No
     ]
     if not parts:
         return None
-    temperature = rows[0].extras["temperature"]
     return (
         f"Temperature scaling (T = {temperature:.2f}, fitted on a random half of "
-        f"the images) would change the calibration error on the other half: "
+        f"the images) would change the ECE on the other half: "
         f"{'; '.join(parts)}. It keeps every prediction and changes only the "
         "confidences, so it is the cheapest fix to try."
     )
@@ -924,10 +929,10 @@ def _check_severities(severities: int | Sequence[int]) -> tuple[int, ...]:
     else:
         levels = tuple(severities)
     for level in levels:
-        if isinstance(level, bool) or not isinstance(level, int) or not 1 <= level <= 5:
+        if not is_integer(level) or not 1 <= level <= 5:
             raise VisionGuardError(
                 f"severity must be an integer from 1 to 5, got {level!r}"
             )
     if not levels:
         raise VisionGuardError("severities is empty; pass at least one from 1 to 5")
-    return levels
+    return tuple(int(level) for level in levels)

@@ -22,12 +22,20 @@ import pandas as pd
 from pytest_visionguard import metrics
 from pytest_visionguard.errors import VisionGuardError
 from pytest_visionguard.evaluation import Predictions
+from pytest_visionguard.gates import is_integer
+from pytest_visionguard.gates import is_real_number
 from pytest_visionguard.groups import Group
 from pytest_visionguard.groups import group_index
 from pytest_visionguard.groups import normalise_by
 from pytest_visionguard.groups import split_groups
 from pytest_visionguard.metrics.temperature import apply_temperature
 from pytest_visionguard.metrics.temperature import fit_temperature
+
+# A bootstrap over fewer images than this mostly resamples the same few
+# values and gives a misleadingly narrow interval, so such groups get no
+# bootstrap interval (NaN), and a gate deciding on intervals finds them
+# inconclusive. Wilson intervals need no such floor.
+MIN_BOOTSTRAP_SAMPLES = 10
 
 # Columns beside `ece` in calibration tables, before the temperature-scaling ones.
 CALIBRATION_EXTRAS = ("mce", "ace", "classwise_ece", "brier", "nll")
@@ -368,6 +376,8 @@ def _mean_robustness_row(
 def _mean_interval(
     values: np.ndarray, intervals: IntervalSettings
 ) -> tuple[float, float]:
+    if len(values) < MIN_BOOTSTRAP_SAMPLES:
+        return math.nan, math.nan
     return metrics.bootstrap_mean_interval(
         values,
         n_resamples=intervals.n_resamples,
@@ -461,13 +471,15 @@ def _corruption_error_row(
         return _ratio_of_sums(added, reference_added, column)
 
     value = ce(*arrays)
-    low, high = metrics.bootstrap_interval(
-        ce,
-        arrays,
-        n_resamples=intervals.n_resamples,
-        confidence=intervals.confidence,
-        seed=intervals.seed,
-    )
+    low, high = math.nan, math.nan
+    if n >= MIN_BOOTSTRAP_SAMPLES:
+        low, high = metrics.bootstrap_interval(
+            ce,
+            arrays,
+            n_resamples=intervals.n_resamples,
+            confidence=intervals.confidence,
+            seed=intervals.seed,
+        )
     return MeasuredRow(
         key, label, n, value, low, high, {"relative_ce": relative(*arrays)}
     )
@@ -630,17 +642,21 @@ def resolve_cost_matrix(cost_matrix: Any, class_names: list[str]) -> np.ndarray:
 
 
 def _reorder_cost_frame(frame: pd.DataFrame, class_names: list[str]) -> Any:
-    labels = [str(value) for value in frame.index] + [
-        str(value) for value in frame.columns
-    ]
-    if not any(label in class_names for label in labels):
+    """Return the frame's values in class order, matched by its labels.
+
+    A frame with the default 0..K-1 labels is taken in class-index order;
+    any other labels must be the class names.
+    """
+    positions = list(range(len(class_names)))
+    if list(frame.index) == positions and list(frame.columns) == positions:
         return frame.to_numpy()
     for axis, values in (("row", frame.index), ("column", frame.columns)):
         unknown = [str(value) for value in values if str(value) not in class_names]
         if unknown:
             raise VisionGuardError(
-                f"cost matrix {axis} labels {unknown} are not class names; the "
-                f"classes are {class_names}"
+                f"cost matrix {axis} labels {unknown} are not class names; label "
+                f"rows and columns with the classes {class_names}, or pass a "
+                "plain K×K array in class-index order"
             )
     renamed = frame.rename(index=str, columns=str)
     missing = [
@@ -691,7 +707,7 @@ def _f1_interval(
     positive: int,
     intervals: IntervalSettings,
 ) -> tuple[float, float]:
-    if labels.size == 0:
+    if labels.size < MIN_BOOTSTRAP_SAMPLES:
         return math.nan, math.nan
 
     def statistic(sample_labels: np.ndarray, sample_predicted: np.ndarray) -> float:
@@ -726,15 +742,17 @@ def _calibration_row(
     value = metrics.expected_calibration_error(
         probabilities, labels, n_bins=n_bins, norm=norm
     )
-    low, high = metrics.bootstrap_ece_interval(
-        probabilities,
-        labels,
-        n_bins=n_bins,
-        norm=norm,
-        n_resamples=intervals.n_resamples,
-        confidence=intervals.confidence,
-        seed=intervals.seed,
-    )
+    low, high = math.nan, math.nan
+    if n >= MIN_BOOTSTRAP_SAMPLES:
+        low, high = metrics.bootstrap_ece_interval(
+            probabilities,
+            labels,
+            n_bins=n_bins,
+            norm=norm,
+            n_resamples=intervals.n_resamples,
+            confidence=intervals.confidence,
+            seed=intervals.seed,
+        )
     extras = {
         "mce": metrics.maximum_calibration_error(probabilities, labels, n_bins=n_bins),
         "ace": metrics.adaptive_calibration_error(probabilities, labels, n_bins=n_bins),
@@ -810,7 +828,7 @@ def _robustness_row(
 
 
 def _check_n_bins(n_bins: int) -> None:
-    if isinstance(n_bins, bool) or not isinstance(n_bins, int) or n_bins < 1:
+    if not is_integer(n_bins) or n_bins < 1:
         raise VisionGuardError(f"n_bins must be a positive integer, got {n_bins!r}")
 
 
@@ -819,7 +837,7 @@ def _check_review(review_below: float | None, review_cost: float | None) -> None
         if review_cost is not None:
             raise VisionGuardError("review_cost was given without review_below")
         return
-    if not isinstance(review_below, int | float) or not 0.0 <= review_below <= 1.0:
+    if not is_real_number(review_below) or not 0.0 <= review_below <= 1.0:
         raise VisionGuardError(
             f"review_below must be a confidence in [0, 1], got {review_below!r}"
         )
@@ -828,7 +846,7 @@ def _check_review(review_below: float | None, review_cost: float | None) -> None
             "review_below needs review_cost, the price of a human review per image"
         )
     if (
-        not isinstance(review_cost, int | float)
+        not is_real_number(review_cost)
         or not math.isfinite(review_cost)
         or review_cost < 0
     ):

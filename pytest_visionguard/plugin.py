@@ -368,12 +368,18 @@ def _run_gate_markers(guard: VisionGuard, markers: list[pytest.Mark]) -> None:
         except TypeError as error:
             raise VisionGuardError(
                 f"invalid arguments to @pytest.mark.{marker.name}: {error}; it takes "
-                f"the arguments of visionguard.{method_name}()"
+                f"the arguments of visionguard.{method_name}(), thresholds as "
+                f"keywords, e.g. {_marker_example(marker.name)}"
             ) from None
     if len(failures) == 1:
         raise failures[0]
     if failures:
         raise GateFailure("\n\n".join(str(failure) for failure in failures))
+
+
+def _marker_example(name: str) -> str:
+    description = GATE_MARKERS[name][1]
+    return description.split("e.g. ")[-1] if "e.g. " in description else name
 
 
 def _gate_markers(item: pytest.Item) -> list[pytest.Mark]:
@@ -573,9 +579,9 @@ def _add_file_options(group: Any, parser: pytest.Parser) -> None:
         dest="visionguard_cache_dir",
         metavar="DIR",
         default=None,
-        help="directory of the on-disk prediction cache that re-runs and "
-        "pytest-xdist workers share (default: in pytest's cache directory, else "
-        ".visionguard-cache in the rootdir)",
+        help="directory of an on-disk prediction cache that re-runs share; "
+        "clear it after changing code the model calls outside its class "
+        "(default: none, except that pytest-xdist workers share one per run)",
     )
     parser.addini("visionguard_cache_dir", "directory of the prediction cache")
     group.addoption(
@@ -739,13 +745,32 @@ class RunFiles:
             from pytest_visionguard.cache import PredictionCache
 
             directory = self.options.cache_dir
-            pytest_cache = getattr(self.config, "cache", None)
-            if directory is None and pytest_cache is not None:
-                directory = pytest_cache.mkdir("visionguard-predictions")
             if directory is None:
-                directory = self.config.rootpath / DEFAULT_CACHE_NAME
+                directory = self._run_cache_directory(DEFAULT_CACHE_NAME)
+            if directory is None:
+                return None
             self._cache = PredictionCache(directory)
         return self._cache
+
+    def _run_cache_directory(self, default_name: str) -> Path | None:
+        """Return this run's cache directory under pytest-xdist, else None.
+
+        Without `--visionguard-cache-dir`, predictions are shared only by the
+        workers of one run: a later run must not reuse predictions made
+        before an edit that the fingerprints cannot see, such as a helper
+        function the model calls. A single process keeps them in memory.
+        """
+        workerinput = getattr(self.config, "workerinput", None)
+        run_id = workerinput.get("testrunuid") if workerinput else None
+        if not run_id:
+            return None
+        pytest_cache = getattr(self.config, "cache", None)
+        if pytest_cache is not None:
+            root = Path(pytest_cache.mkdir("visionguard-predictions"))
+        else:
+            root = self.config.rootpath / default_name
+        _remove_old_runs(root, keep=str(run_id))
+        return root / str(run_id)
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self.order = {item.nodeid: index for index, item in enumerate(session.items)}
@@ -956,3 +981,19 @@ class Subsampler:
         terminalreporter.write_line(
             "the figures and intervals come from the subsample, not the whole set"
         )
+
+
+def _remove_old_runs(root: Path, *, keep: str, max_age_s: float = 86400.0) -> None:
+    """Delete the run directories of earlier xdist runs older than a day."""
+    import shutil
+    import time
+
+    if not root.is_dir():
+        return
+    cutoff = time.time() - max_age_s
+    for entry in root.iterdir():
+        try:
+            if entry.is_dir() and entry.name != keep and entry.stat().st_mtime < cutoff:
+                shutil.rmtree(entry, ignore_errors=True)
+        except OSError:
+            continue

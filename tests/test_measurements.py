@@ -24,7 +24,7 @@ def _guard(
     confidences: list[float], correct: list[bool], metadata: pd.DataFrame | None = None
 ) -> VisionGuard:
     labels = np.zeros(len(confidences), dtype=np.int64)
-    images = torch.zeros(len(confidences), 1, 2, 2, dtype=torch.float64)
+    images = torch.zeros(len(confidences), 1, 8, 8, dtype=torch.float64)
     for i, (confidence, right) in enumerate(zip(confidences, correct, strict=True)):
         first = confidence if right else 1 - confidence
         images[i, 0, 0, 0] = first
@@ -229,3 +229,106 @@ def test_corruption_error_needs_reference() -> None:
         vg.VisionGuardError, match="define a visionguard_reference_model fixture"
     ):
         guard.corruption_error("contrast")
+
+
+def _site_guard() -> VisionGuard:
+    metadata = pd.DataFrame({"site": ["a"] * 12 + ["b"]})
+    return _guard([0.9] * 13, [True] * 10 + [False] * 3, metadata=metadata)
+
+
+def test_threshold_outside_unit_range() -> None:
+    with pytest.raises(
+        vg.VisionGuardError,
+        match=r"at_least=90 is outside \[0, 1\] \(write 0.9, not 90",
+    ):
+        _site_guard().assert_accuracy(at_least=90)
+    with pytest.raises(
+        vg.VisionGuardError, match=r"max_drop=-1.5 is outside \[-1, 1\]"
+    ):
+        _site_guard().assert_robustness("contrast", max_drop=-1.5)
+    with pytest.raises(vg.VisionGuardError, match=r"at_most=-1 is outside \[0, inf\]"):
+        _site_guard().assert_cost([[0, 1], [1, 0]], at_most=-1)
+
+
+def test_numpy_scalars_accepted() -> None:
+    guard = _site_guard()
+    assert guard.assert_accuracy(
+        at_least=np.float32(0.5), min_group_size=np.int64(1)
+    ).passed
+    noisy = VisionGuard(_evaluation(MeanReader(), _mean_reader_data()))
+    result = noisy.assert_robustness(
+        "contrast", severity=np.int64(1), max_drop=np.float64(1.0)
+    )
+    assert result.passed
+
+
+def test_cost_frame_with_unknown_labels() -> None:
+    frame = pd.DataFrame([[0, 1], [1, 0]], index=["x", "y"], columns=["x", "y"])
+    with pytest.raises(
+        vg.VisionGuardError,
+        match=r"cost matrix row labels \['x', 'y'\] are not class names",
+    ):
+        _site_guard().cost(frame)
+    positional = pd.DataFrame([[0, 1], [1, 0]])
+    assert _site_guard().cost(positional)["expected_cost"].iloc[0] == pytest.approx(
+        3 / 13
+    )
+
+
+def test_groups_must_be_mapping() -> None:
+    with pytest.raises(
+        vg.VisionGuardError, match=r"groups must map each by column to the values"
+    ):
+        _site_guard().accuracy(by="site", groups=["a", "b", "c"])  # type: ignore[arg-type]
+
+
+def test_empty_evalset_rejected() -> None:
+    with pytest.raises(
+        vg.VisionGuardError,
+        match="the evaluation set is empty; pass at least one image",
+    ):
+        vg.EvalSet(torch.zeros(0, 3, 8, 8, dtype=torch.uint8), [])
+
+
+def test_dataset_with_mixed_channels() -> None:
+    items = [(torch.zeros(3, 4, 4), 0), (torch.zeros(1, 4, 4), 1)]
+    data = vg.EvalSet.from_dataset(items)
+    with pytest.raises(
+        vg.VisionGuardError,
+        match=r"item 1 has 1 channels but item 0 has 3.*convert\('RGB'\)",
+    ):
+        next(data.batches(2))
+
+
+def test_tiny_group_has_no_bootstrap_interval() -> None:
+    # Group b has one image: a bootstrap of it would be one value repeated.
+    table = _site_guard().calibration(by="site")
+    assert np.isnan(table.loc["b", "ci_low"])
+    assert np.isnan(table.loc["b", "ci_high"])
+    assert np.isfinite(table.loc["a", "ci_low"])
+    with pytest.raises(
+        vg.GateFailure,
+        match="site=b: ece .*inconclusive, counted as a failure .strict.; too few images",
+    ):
+        _site_guard().assert_calibration(
+            max_ece=0.95, by="site", confidence=0.95, strict=True
+        )
+
+
+def test_gate_judging_no_group_warns() -> None:
+    with pytest.warns(
+        vg.VisionGuardWarning,
+        match="accuracy_floor judged no group: all 2 have fewer than 100",
+    ):
+        result = _site_guard().assert_accuracy(
+            at_least=0.99, by="site", min_group_size=100, small_groups="skip"
+        )
+    assert result.passed
+
+
+def test_corrupt_rejects_family_name() -> None:
+    with pytest.raises(
+        vg.VisionGuardError,
+        match="'noise' names several corruptions, but one corruption is needed",
+    ):
+        vg.corrupt(torch.zeros(1, 1, 8, 8), "noise", 2)

@@ -133,7 +133,8 @@ def test_cache_shared_across_workers(counting: pytest.Pytester) -> None:
     )
     cached.assert_outcomes(passed=6)
     assert sum(take_image_counts(counting).values()) == 100
-    assert len(list(cache.glob("*.npz"))) == 1
+    # The workers of one run share a directory named after the run.
+    assert len(list(cache.glob("*/*.npz"))) == 1
     assert_junit_figures(counting.path / "x2.xml")
 
 
@@ -162,3 +163,15 @@ def test_cache_reruns_only_when_needed(counting: pytest.Pytester) -> None:
     )
     counting.runpytest("-k", "table").assert_outcomes(failed=1, deselected=5)
     assert take_image_counts(counting) == {"main": 100}
+
+
+def test_rerun_without_cache_dir_runs_model(counting: pytest.Pytester) -> None:
+    # Without --visionguard-cache-dir nothing persists between runs, so an
+    # edit the fingerprints cannot see never leaves stale predictions.
+    counting.runpytest("-k", "table").assert_outcomes(passed=1, deselected=5)
+    assert take_image_counts(counting) == {"main": 100}
+    counting.runpytest("-k", "table").assert_outcomes(passed=1, deselected=5)
+    assert take_image_counts(counting) == {"main": 100}
+    assert not (
+        counting.path / ".pytest_cache" / "d" / "visionguard-predictions"
+    ).exists()

@@ -177,6 +177,12 @@ def get_spec(name: str) -> CorruptionSpec:
             f"a corruption name must be a string, got {name!r} ({type(name).__name__})"
         )
     spec = _REGISTRY.get(name)
+    if spec is None and (name in FAMILY_NAMES or name == "all"):
+        raise VisionGuardError(
+            f"{name!r} names several corruptions, but one corruption is needed "
+            f"here; pick one of {', '.join(resolve_corruptions(name))}, or pass "
+            f"{name!r} to a robustness gate, which accepts families"
+        )
     if spec is None:
         raise VisionGuardError(_unknown_name_message(name))
     return spec
