@@ -189,8 +189,8 @@ def test_cost_budget_with_review(tiny: pytest.Pytester) -> None:
             assert reviewed["review_rate"].iloc[0] == 1.0
 
         def test_named_matrix(visionguard):
-            # The mistakes are 6 cats read as dogs, 5 dogs as foxes, 5 foxes as
-            # cats; a cat read as a dog costs 10, every other mistake 1.
+            # The mistakes are 6 cats read as dogs, 5 dogs as foxes and 5 foxes
+            # as cats. A cat read as a dog costs 10, every other mistake 1.
             names = ["fox", "dog", "cat"]
             rows = [[0, 1, 1], [1, 0, 1], [1, 10, 0]]
             frame = pd.DataFrame(rows, index=names, columns=names)

@@ -206,8 +206,9 @@ def test_corruption_error_against_itself_is_one() -> None:
 
 def test_corruption_error_against_always_wrong_reference() -> None:
     # The reference misreads every image under every input, so its summed
-    # errors are 60 images × 2 severities, and the model's CE is its error
-    # count over that; the relative CE divides the added errors by 0.
+    # errors are 60 images × 2 severities. The model's CE is its own error
+    # count over that. The reference adds no errors to its clean ones, so
+    # the relative CE is undefined there.
     data = _mean_reader_data()
     guard = VisionGuard(
         _evaluation(MeanReader(), data), reference=_evaluation(AlwaysWrong(), data)
@@ -221,6 +222,7 @@ def test_corruption_error_against_always_wrong_reference() -> None:
         row = table.loc[("contrast", half)]
         assert row["ce"] == pytest.approx(errors / 60)
         assert row["ci_low"] <= row["ce"] <= row["ci_high"]
+        assert np.isnan(row["relative_ce"])
 
 
 def test_corruption_error_needs_reference() -> None:
