@@ -258,12 +258,12 @@ def measure_cost(
 ) -> Measurement:
     """Measure the expected cost per image per group.
 
-    Beside `expected_cost` and its bootstrap interval: `bayes_expected_cost`,
-    the cost had each image been given the class of least expected cost
-    under its probabilities (argmin over j of sum over i of p_i C[i, j])
-    instead of the top-1 class, so the table shows what cost-aware decisions
-    would save; and with `review_below`, `review_rate` with its Wilson
-    interval (`review_ci_low`, `review_ci_high`).
+    Beside `expected_cost` and its bootstrap interval is
+    `bayes_expected_cost`: the cost had each image been given the class of
+    least expected cost under its probabilities (argmin over j of sum over i
+    of p_i C[i, j]) instead of the top-1 class. It shows what cost-aware
+    decisions would save. With `review_below`, `review_rate` and its Wilson
+    interval (`review_ci_low`, `review_ci_high`) are added.
     """
     matrix = resolve_cost_matrix(cost_matrix, predictions.class_names)
     _check_review(review_below, review_cost)
@@ -398,11 +398,11 @@ def measure_corruption_error(
 ) -> Measurement:
     """Measure the corruption error (CE) relative to a reference model, per group.
 
-    Following Hendrycks and Dietterich (2019, "Benchmarking Neural Network
-    Robustness to Common Corruptions and Perturbations"), for corruption c
-    the CE is the model's top-1 errors summed over the severities divided by
-    the reference model's, and the relative CE divides the errors added to
-    the clean error in the same way. A row with corruption "mean" holds mCE
+    The definitions follow Hendrycks and Dietterich (2019, "Benchmarking
+    Neural Network Robustness to Common Corruptions and Perturbations"). For
+    corruption c the CE is the model's top-1 errors summed over the
+    severities, divided by the reference model's. The relative CE divides
+    the errors added to each model's clean error in the same way. A row with corruption "mean" holds mCE
     and relative mCE, the means over the corruptions. Values below 1 mean
     the model is more robust than the reference. Intervals come from a
     bootstrap over images, which keeps each image's errors under every
@@ -508,9 +508,9 @@ def measure_coverage(
 ) -> Measurement:
     """Measure the accuracy of the automatic decisions at each review rate.
 
-    For a target review rate r, the confidence threshold t is the one that
-    sends the r least confident share of all images to review (confidence
-    below t); the same t applies to every group. Each row gives, for one
+    For a target review rate r, the confidence threshold t sends the r least
+    confident share of all images to review (confidence below t), and the
+    same t applies to every group. Each row gives, for one
     target and group, the accuracy of the images decided automatically, its
     Wilson interval, n (the images decided automatically), `threshold` and
     the group's actual `review_rate`. Tied confidences share a side of the
