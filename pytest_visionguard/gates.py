@@ -19,6 +19,8 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
+import sys
 import warnings
 from collections.abc import Iterable
 from dataclasses import asdict
@@ -211,7 +213,7 @@ def warn_small_groups(result: GateResult, settings: DecisionSettings) -> None:
             f"than {settings.min_group_size} samples; lower min_group_size or "
             "add images",
             VisionGuardWarning,
-            stacklevel=3,
+            stacklevel=_user_stacklevel(),
         )
         return
     if settings.small_groups != "warn":
@@ -223,7 +225,7 @@ def warn_small_groups(result: GateResult, settings: DecisionSettings) -> None:
             f"{settings.min_group_size} samples and were not judged: "
             f"{'; '.join(small[:5])}",
             VisionGuardWarning,
-            stacklevel=3,
+            stacklevel=_user_stacklevel(),
         )
 
 
@@ -521,3 +523,19 @@ def _holm_decision(check: Check, rejected: bool, settings: DecisionSettings) -> 
     return replace(
         check, status=status, passed=_passes(status, settings), more_images=more
     )
+
+
+def _user_stacklevel() -> int:
+    """Return the `warnings.warn` stacklevel of the first caller outside this package.
+
+    So a warning points at the user's test line, not at the gate's internals.
+    """
+    package = os.path.dirname(os.path.abspath(__file__))
+    frame = sys._getframe(1)
+    level = 1
+    while frame is not None and os.path.abspath(frame.f_code.co_filename).startswith(
+        package
+    ):
+        frame = frame.f_back  # type: ignore[assignment]
+        level += 1
+    return level

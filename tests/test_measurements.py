@@ -334,3 +334,11 @@ def test_corrupt_rejects_family_name() -> None:
         match="'noise' names several corruptions, but one corruption is needed",
     ):
         vg.corrupt(torch.zeros(1, 1, 8, 8), "noise", 2)
+
+
+def test_warning_points_at_caller() -> None:
+    with pytest.warns(vg.VisionGuardWarning) as caught:
+        _site_guard().assert_accuracy(
+            at_least=0.99, by="site", min_group_size=100, small_groups="skip"
+        )
+    assert caught[0].filename == __file__
