@@ -116,6 +116,11 @@ class Classifier:
                 f"the model returned a {type(raw).__name__}; it must return an N×K "
                 "tensor of class scores (unwrap dicts or tuples in a small wrapper)"
             )
+        if not raw.is_floating_point():
+            raise VisionGuardError(
+                f"the model returned {raw.dtype} outputs; return floating class "
+                "scores (logits or probabilities) per class, not predicted labels"
+            )
         scores = raw.detach().to(torch.float64)
         _check_output_shape(scores, len(images))
         _check_finite(scores, first_index, self.outputs)

@@ -342,3 +342,18 @@ def test_warning_points_at_caller() -> None:
             at_least=0.99, by="site", min_group_size=100, small_groups="skip"
         )
     assert caught[0].filename == __file__
+
+
+def test_integer_model_outputs_rejected() -> None:
+    def labels_only(x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(len(x), 2, dtype=torch.int64)
+
+    data = vg.EvalSet(torch.zeros(2, 1, 8, 8), [0, 1])
+    evaluation = Evaluation(
+        vg.Classifier(labels_only), data, device=torch.device("cpu")
+    )
+    with pytest.raises(
+        vg.VisionGuardError,
+        match="the model returned torch.int64 outputs; return floating",
+    ):
+        evaluation.predictions()
