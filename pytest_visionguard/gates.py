@@ -11,7 +11,7 @@ Decision rules, for a threshold t and a row with value v and interval
 - `confidence=None`: the point estimate decides (v >= t for a floor).
 - `confidence=c`: the check fails only when the whole interval is on the
   failing side, passes when it is wholly on the passing side, and is
-  inconclusive otherwise; an inconclusive check passes unless `strict=True`.
+  inconclusive otherwise. An inconclusive check passes unless `strict=True`.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ class DecisionSettings:
         confidence: the interval level that decides, or None for the point
             estimate.
         strict: with `confidence`, pass only when the whole interval passes.
-        min_group_size: the fewest samples a figure may be computed on.
+        min_group_size: the minimum number of samples a figure may be computed on.
         small_groups: what a group below `min_group_size` does: "fail",
             "warn" (passes with a warning) or "skip".
         correction: "holm" to control the family-wise error over the groups

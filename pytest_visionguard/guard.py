@@ -55,7 +55,7 @@ class GuardSettings:
 
     Attributes:
         confidence: the default deciding interval level, or None.
-        min_group_size: the default fewest samples per figure.
+        min_group_size: the default minimum number of samples per figure.
         small_groups: the default policy for groups below it.
         n_resamples: bootstrap resamples per interval.
         seed: the bootstrap seed.
@@ -229,9 +229,10 @@ class VisionGuard:
         """Return the accuracy of automatic decisions against the share sent to review.
 
         For each target review rate, the least confident images go to review
-        and the rest are decided automatically; the table gives the accuracy
-        of those, the confidence threshold and each group's actual review
-        rate, so a team can pick the threshold that keeps review affordable.
+        and the rest are decided automatically. The table gives the accuracy
+        of the automatic decisions, the confidence threshold and each group's
+        actual review rate, so a team can pick the threshold that keeps
+        review affordable.
         """
         measurement = measure_coverage(
             self.predictions(),
@@ -582,7 +583,7 @@ class VisionGuard:
                 from the baseline, as the other gates decide on intervals.
             strict: with `confidence`, pass only when the whole interval
                 passes.
-            min_group_size: the fewest samples a group's figure may use.
+            min_group_size: the minimum number of samples a group's figure may use.
             small_groups: what smaller groups do: "fail", "warn" or "skip".
             correction: "holm" to control the family-wise error over the
                 groups, with `confidence`.

@@ -402,8 +402,9 @@ def measure_corruption_error(
     Neural Network Robustness to Common Corruptions and Perturbations"). For
     corruption c the CE is the model's top-1 errors summed over the
     severities, divided by the reference model's. The relative CE divides
-    the errors added to each model's clean error in the same way. A row with corruption "mean" holds mCE
-    and relative mCE, the means over the corruptions. Values below 1 mean
+    the errors added to each model's clean error in the same way. The rows
+    with corruption "mean" contain mCE and relative mCE, the means over the
+    corruptions. Values below 1 mean
     the model is more robust than the reference. Intervals come from a
     bootstrap over images, which keeps each image's errors under every
     corruption, severity and model together.

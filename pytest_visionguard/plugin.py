@@ -98,7 +98,7 @@ class RunOptions:
         batch_size: images per forward pass, or None for the model's own.
         seed: the seed of corruptions and bootstrap intervals.
         confidence: the default deciding interval level, or None.
-        min_group_size: the default fewest samples per figure.
+        min_group_size: the default minimum number of samples per figure.
         small_groups: the default policy for smaller groups.
     """
 
@@ -155,7 +155,8 @@ _OPTIONS: list[tuple[str, str, str, str | None]] = [
     (
         "min-group-size",
         "N",
-        "default fewest samples a group's figure may be computed on (default: 1)",
+        "default minimum number of samples a group's figure may be computed on "
+        "(default: 1)",
         "1",
     ),
     (
@@ -801,7 +802,7 @@ class RunFiles:
             pytest.ExitCode.INTERNAL_ERROR,
         )
         # A run without regression gates reports none of the entries as stale.
-        # With a flag, the summary also says when the file cannot be written.
+        # With a flag, the summary also reports when the file cannot be written.
         recording = self.options.baseline_mode != "compare"
         if self.outcomes or (recording and self.options.baseline.exists()):
             self.baseline = finish_run(

@@ -1,6 +1,6 @@
 """pytest-xdist: the shared prediction cache, and gate figures in JUnit XML.
 
-The generated model appends the size of every batch it sees to a file named
+The generated model appends the size of every batch it receives to a file named
 after the pytest-xdist worker, so a test can count the images the model saw
 across all workers.
 """
@@ -68,7 +68,7 @@ def no_step_summary(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def counting(tiny: pytest.Pytester) -> pytest.Pytester:
-    """The tiny project with a model that logs how many images it sees."""
+    """The tiny project with a model that logs how many images it receives."""
     from tiny_project import TINY_CONFTEST
 
     tiny.makeconftest(TINY_CONFTEST + COUNTING_CONFTEST)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-# The model reads its answer from the image: pixel (0, 0) holds the predicted
+# The model reads its prediction from the image: pixel (0, 0) is the predicted
 # class as class / 10, pixel (0, 1) the confidence of that prediction. The
 # remaining probability is spread evenly over the other classes. So a test
 # chooses every prediction and confidence, and every figure follows by hand.

@@ -130,7 +130,7 @@ def _columns(confidence: float, *, with_test: bool) -> list[str]:
 
 
 def _deciding_checks(checks: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The failing checks of a gate, or its check with the least margin when all pass."""
+    """Return a gate's failing checks, or its check of least margin when all pass."""
     failing = [check for check in checks if not check["passed"]]
     if failing:
         return failing
